@@ -1,0 +1,1 @@
+"""Portus agent layer."""

@@ -1,0 +1,1 @@
+"""Portus api layer."""

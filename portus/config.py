@@ -1,0 +1,132 @@
+"""Portus settings: one frozen object, read from the environment (``PORTUS_*``) and CLI flags.
+
+Every process (api, controller, health, agent) takes the same settings so that tests can run
+isolated instances side by side just by pointing them at different state directories and ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BIND = "127.0.0.1:9876"
+DEFAULT_STATE_DIR = "/var/lib/portus"
+
+
+@dataclass(frozen=True)
+class SubnetConfig:
+    """A subnet declared in config; the ``local`` network driver's whole world."""
+
+    id: str
+    name: str
+    network_id: str
+    network_name: str
+    cidr: str
+    gateway: str | None = None
+    bridge: str = "portus-br0"
+    uplink: str | None = None
+
+
+def default_subnets() -> tuple[SubnetConfig, ...]:
+    """The embedded default: one VIP network and subnet, both named (and id'd) ``public``."""
+    return (
+        SubnetConfig(
+            id="public",
+            name="public",
+            network_id="public",
+            network_name="public",
+            cidr="10.255.0.0/24",
+            gateway="10.255.0.1",
+            bridge="portus-pub",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class QuotaDefaults:
+    loadbalancer: int = -1
+    listener: int = -1
+    pool: int = -1
+    healthmonitor: int = -1
+    member: int = -1
+    l7policy: int = -1
+    l7rule: int = -1
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = DEFAULT_BIND
+    state_dir: Path = Path(DEFAULT_STATE_DIR)
+    database_url: str | None = None
+    provider: str = "noop"
+    auth_strategy: str = "noauth"
+    default_project_id: str = "admin"
+    keystone_auth_url: str | None = None
+    keystone_config: dict[str, str] = field(default_factory=dict)
+    pagination_max_limit: int = 1000
+    quotas: QuotaDefaults = field(default_factory=QuotaDefaults)
+    subnets: tuple[SubnetConfig, ...] = field(default_factory=default_subnets)
+    lease_seconds: float = 15.0
+    controller_poll_seconds: float = 0.2
+    controller_workers: int = 4
+    loadbalancer_topology: str = "SINGLE"
+    log_level: str = "info"
+
+    @property
+    def host(self) -> str:
+        return self.bind.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rsplit(":", 1)[1])
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'portus.db'}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _quota_defaults(env: dict[str, str]) -> QuotaDefaults:
+    values: dict[str, int] = {}
+    for name in QuotaDefaults.__dataclass_fields__:
+        raw = env.get(f"PORTUS_DEFAULT_{name.upper()}_QUOTA")
+        if raw is not None:
+            values[name] = int(raw)
+    return QuotaDefaults(**values)
+
+
+def _subnets(env: dict[str, str]) -> tuple[SubnetConfig, ...]:
+    raw = env.get("PORTUS_SUBNETS")
+    if not raw:
+        return default_subnets()
+    return tuple(SubnetConfig(**item) for item in json.loads(raw))
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    """Settings from ``PORTUS_*`` variables; CLI flags are applied on top with ``with_``."""
+    e = dict(os.environ if env is None else env)
+    return Settings(
+        bind=e.get("PORTUS_BIND", DEFAULT_BIND),
+        state_dir=Path(e.get("PORTUS_STATE_DIR", DEFAULT_STATE_DIR)),
+        database_url=e.get("PORTUS_DATABASE_URL") or None,
+        provider=e.get("PORTUS_PROVIDER", "noop"),
+        auth_strategy=e.get("PORTUS_AUTH_STRATEGY", "noauth"),
+        default_project_id=e.get("PORTUS_DEFAULT_PROJECT_ID", "admin"),
+        keystone_auth_url=e.get("PORTUS_KEYSTONE_AUTH_URL") or None,
+        keystone_config=json.loads(e.get("PORTUS_KEYSTONE_CONFIG", "{}")),
+        pagination_max_limit=int(e.get("PORTUS_PAGINATION_MAX_LIMIT", "1000")),
+        quotas=_quota_defaults(e),
+        subnets=_subnets(e),
+        lease_seconds=float(e.get("PORTUS_LEASE_SECONDS", "15")),
+        controller_poll_seconds=float(e.get("PORTUS_CONTROLLER_POLL_SECONDS", "0.2")),
+        controller_workers=int(e.get("PORTUS_CONTROLLER_WORKERS", "4")),
+        loadbalancer_topology=e.get("PORTUS_LOADBALANCER_TOPOLOGY", "SINGLE"),
+        log_level=e.get("PORTUS_LOG_LEVEL", "info"),
+    )

@@ -1,0 +1,1 @@
+"""Durable desired and observed state: models, sessions, migrations, queries."""

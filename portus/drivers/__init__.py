@@ -1,0 +1,1 @@
+"""Portus drivers layer."""

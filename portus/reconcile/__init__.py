@@ -1,0 +1,1 @@
+"""Portus reconcile layer."""
