@@ -1,0 +1,54 @@
+"""Request-scoped helpers shared by every route module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+
+from portus.service.common import Services
+from portus.service.listing import ListParams
+from portus.service.policy import RequestContext
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def context(request: Request) -> RequestContext:
+    ctx: RequestContext = request.state.ctx
+    return ctx
+
+
+def list_params(request: Request) -> ListParams:
+    return ListParams.from_pairs(list(request.query_params.multi_items()))
+
+
+def collection_url(request: Request) -> str:
+    """The request URL without query, as pagination links need it."""
+    url = request.url
+    return f"{url.scheme}://{url.netloc}{url.path}"
+
+
+def ts(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S") if value else None
+
+
+def ids(items: Any) -> list[dict[str, str]]:
+    return [{"id": item.id} for item in items]
+
+
+def owner_fields(obj: Any) -> dict[str, Any]:
+    """project_id, and tenant_id echoed beside it (clients pop it)."""
+    return {"project_id": obj.project_id, "tenant_id": obj.project_id}
+
+
+def status_fields(obj: Any) -> dict[str, Any]:
+    return {
+        "provisioning_status": obj.provisioning_status,
+        "operating_status": obj.operating_status,
+        "created_at": ts(obj.created_at),
+        "updated_at": ts(obj.updated_at),
+    }

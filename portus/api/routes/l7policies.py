@@ -1,0 +1,7 @@
+"""Routes of the l7policies resource (filled in by its owner)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["l7policies"])

@@ -1,0 +1,237 @@
+"""/v2/lbaas/loadbalancers: HTTP in, use case call, Octavia-shaped JSON out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portus.api.deps import (
+    collection_url,
+    context,
+    list_params,
+    owner_fields,
+    services,
+    status_fields,
+)
+from portus.api.schemas.loadbalancer import LoadBalancerCreateBody, LoadBalancerUpdateBody
+from portus.db.models import Listener, LoadBalancer, Pool
+from portus import constants as c
+from portus.service import loadbalancers as uc
+from portus.service.common import Services, get_scoped, tags_of
+from portus.service.listing import ListParams, paginate, scoped, select_fields
+from portus.service.policy import RequestContext
+
+router = APIRouter(tags=["loadbalancers"])
+BASE = "/lbaas/loadbalancers"
+
+COLUMNS = {
+    name: getattr(LoadBalancer, name)
+    for name in (
+        "id",
+        "name",
+        "description",
+        "admin_state_up",
+        "project_id",
+        "provisioning_status",
+        "operating_status",
+        "vip_address",
+        "vip_port_id",
+        "vip_subnet_id",
+        "vip_network_id",
+        "vip_qos_policy_id",
+        "provider",
+        "flavor_id",
+        "availability_zone",
+        "created_at",
+        "updated_at",
+    )
+}
+COLUMNS["tenant_id"] = LoadBalancer.project_id
+
+
+def _child_ids(session: Session, lb_ids: list[str]) -> tuple[dict[str, list[str]], ...]:
+    out: tuple[dict[str, list[str]], dict[str, list[str]]] = ({}, {})
+    for index, model in enumerate((Listener, Pool)):
+        rows = session.execute(
+            select(model.load_balancer_id, model.id)
+            .where(model.load_balancer_id.in_(lb_ids))
+            .order_by(model.created_at)
+        )
+        for lb_id, child_id in rows:
+            out[index].setdefault(lb_id, []).append(child_id)
+    return out
+
+
+def view(
+    lb: LoadBalancer, tags: list[str], listener_ids: list[str], pool_ids: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": lb.id,
+        "name": lb.name or "",
+        "description": lb.description or "",
+        "admin_state_up": lb.admin_state_up,
+        **owner_fields(lb),
+        **status_fields(lb),
+        "vip_address": lb.vip_address,
+        "vip_port_id": lb.vip_port_id,
+        "vip_subnet_id": lb.vip_subnet_id,
+        "vip_network_id": lb.vip_network_id,
+        "vip_qos_policy_id": lb.vip_qos_policy_id,
+        "vip_sg_ids": lb.vip_sg_ids or [],
+        "vip_vnic_type": lb.vip_vnic_type,
+        "additional_vips": lb.additional_vips or [],
+        "provider": lb.provider or "octavia",
+        "flavor_id": lb.flavor_id,
+        "availability_zone": lb.availability_zone,
+        "listeners": [{"id": i} for i in listener_ids],
+        "pools": [{"id": i} for i in pool_ids],
+        "tags": tags,
+    }
+
+
+def render_one(session: Session, lb: LoadBalancer) -> dict[str, Any]:
+    listeners, pools = _child_ids(session, [lb.id])
+    return view(lb, tags_of(session, [lb.id]).get(lb.id, []), listeners.get(lb.id, []),
+                pools.get(lb.id, []))
+
+
+def render_full(session: Session, lb_id: str) -> dict[str, Any]:
+    """POST response of a fully populated create: listeners and pools as whole objects."""
+    from portus.api.routes import listeners as listener_routes
+    from portus.api.routes import pools as pool_routes
+
+    lb = session.get(LoadBalancer, lb_id)
+    assert lb is not None
+    body = render_one(session, lb)
+    body["listeners"] = [
+        listener_routes.render_one(session, obj)
+        for obj in session.scalars(
+            select(Listener).where(Listener.load_balancer_id == lb_id).order_by(Listener.created_at)
+        )
+    ]
+    body["pools"] = [
+        pool_routes.render_one(session, obj)
+        for obj in session.scalars(
+            select(Pool).where(Pool.load_balancer_id == lb_id).order_by(Pool.created_at)
+        )
+    ]
+    return body
+
+
+@router.get(BASE)
+def list_loadbalancers(
+    request: Request,
+    svc: Services = Depends(services),
+    ctx: RequestContext = Depends(context),
+    params: ListParams = Depends(list_params),
+) -> JSONResponse:
+    with svc.db.session() as s:
+        stmt = select(LoadBalancer).where(LoadBalancer.provisioning_status != c.DELETED)
+        if not ctx.can_read_all:
+            ctx.require_read(ctx.project_id)
+        stmt = scoped(stmt, LoadBalancer, ctx.project_id, ctx.can_read_all)
+        page = paginate(
+            s, stmt, LoadBalancer, params, columns=COLUMNS, base_url=collection_url(request),
+            max_limit=svc.settings.pagination_max_limit,
+        )
+        ids = [lb.id for lb in page.rows]
+        tags = tags_of(s, ids)
+        listeners, pools = _child_ids(s, ids)
+        fields = params.fields
+        items = [
+            select_fields(
+                view(lb, tags.get(lb.id, []), listeners.get(lb.id, []), pools.get(lb.id, [])),
+                fields,
+            )
+            for lb in page.rows
+        ]
+    return JSONResponse({"loadbalancers": items, "loadbalancers_links": page.links})
+
+
+@router.post(BASE, status_code=201)
+def create_loadbalancer(
+    body: LoadBalancerCreateBody,
+    svc: Services = Depends(services),
+    ctx: RequestContext = Depends(context),
+) -> JSONResponse:
+    raw = body.loadbalancer.given()
+    with svc.db.session() as s:
+        lb_id = uc.create(svc, s, ctx, raw)
+        s.flush()
+        result = render_full(s, lb_id) if (raw.get("listeners") or raw.get("pools")) else (
+            render_one(s, s.get(LoadBalancer, lb_id))  # type: ignore[arg-type]
+        )
+    svc.notify()
+    return JSONResponse({"loadbalancer": result}, status_code=201)
+
+
+@router.get(BASE + "/{lb_id}")
+def show_loadbalancer(
+    lb_id: str,
+    svc: Services = Depends(services),
+    ctx: RequestContext = Depends(context),
+    params: ListParams = Depends(list_params),
+) -> JSONResponse:
+    with svc.db.session() as s:
+        lb = get_scoped(s, ctx, LoadBalancer, lb_id, uc.LABEL)
+        result = select_fields(render_one(s, lb), params.fields)
+    return JSONResponse({"loadbalancer": result})
+
+
+@router.put(BASE + "/{lb_id}")
+def update_loadbalancer(
+    lb_id: str,
+    body: LoadBalancerUpdateBody,
+    svc: Services = Depends(services),
+    ctx: RequestContext = Depends(context),
+) -> JSONResponse:
+    with svc.db.session() as s:
+        uc.update(svc, s, ctx, lb_id, body.loadbalancer.given())
+        s.flush()
+        result = render_one(s, get_scoped(s, ctx, LoadBalancer, lb_id, uc.LABEL))
+    svc.notify()
+    return JSONResponse({"loadbalancer": result})
+
+
+@router.delete(BASE + "/{lb_id}", status_code=204)
+def delete_loadbalancer(
+    lb_id: str,
+    cascade: bool = False,
+    svc: Services = Depends(services),
+    ctx: RequestContext = Depends(context),
+) -> Response:
+    with svc.db.session() as s:
+        uc.delete(svc, s, ctx, lb_id, cascade)
+    svc.notify()
+    return Response(status_code=204)
+
+
+@router.get(BASE + "/{lb_id}/stats")
+def loadbalancer_stats(
+    lb_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
+) -> JSONResponse:
+    with svc.db.session() as s:
+        return JSONResponse({"stats": uc.stats(s, ctx, lb_id)})
+
+
+@router.get(BASE + "/{lb_id}/status")
+@router.get(BASE + "/{lb_id}/statuses", include_in_schema=False)
+def loadbalancer_status(
+    lb_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
+) -> JSONResponse:
+    with svc.db.session() as s:
+        return JSONResponse({"statuses": uc.status_tree(s, ctx, lb_id)})
+
+
+@router.put(BASE + "/{lb_id}/failover", status_code=202)
+def failover_loadbalancer(
+    lb_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
+) -> Response:
+    with svc.db.session() as s:
+        uc.failover(svc, s, ctx, lb_id)
+    svc.notify()
+    return Response(status_code=202)

@@ -1,0 +1,171 @@
+"""``portus``: one command, one subcommand per process (``up`` runs them all in one).
+
+This module is the composition root: it reads settings, builds the database, providers,
+controller and API app, and wires them together. Nothing else constructs these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from portus import config
+from portus.db.engine import Database
+from portus.db.migrate import upgrade
+from portus.reconcile.controller import Controller, Waker
+from portus.reconcile.providers.base import Provider
+from portus.reconcile.providers.noop import NoopProvider
+from portus.service.common import Services
+
+log = logging.getLogger("portus")
+
+
+def build_providers(settings: config.Settings) -> dict[str, Provider]:
+    providers: dict[str, Provider] = {"noop": NoopProvider()}
+    if settings.provider == "amphora":
+        from portus.reconcile.providers.amphora import AmphoraProvider
+
+        providers["amphora"] = AmphoraProvider(settings)
+    return providers
+
+
+def build_controller(settings: config.Settings, db: Database, waker: Waker) -> Controller:
+    return Controller(
+        db,
+        build_providers(settings),
+        default_provider=settings.provider,
+        lease_seconds=settings.lease_seconds,
+        poll_seconds=settings.controller_poll_seconds,
+        workers=settings.controller_workers,
+        waker=waker,
+    )
+
+
+def build_app(settings: config.Settings, db: Database, notify: Any = None) -> Any:
+    from portus.api.app import create_app
+
+    enabled = tuple(build_providers(settings).keys())
+    svc = Services(settings=settings, db=db, enabled_providers=enabled)
+    if notify is not None:
+        svc.notify = notify
+    return create_app(svc)
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    settings = config.from_env()
+    return settings.with_(
+        bind=getattr(args, "bind", None),
+        state_dir=Path(args.state_dir) if getattr(args, "state_dir", None) else None,
+        provider=getattr(args, "provider", None),
+        database_url=getattr(args, "database_url", None),
+        auth_strategy=getattr(args, "auth_strategy", None),
+    )
+
+
+def _serve(settings: config.Settings, app: Any) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """api + controller (+ agent in-process) on the embedded default."""
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    waker = Waker()
+    controller = build_controller(settings, db, waker)
+    controller.start()
+    try:
+        _serve(settings, build_app(settings, db, waker.notify))
+    finally:
+        controller.stop()
+        db.dispose()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    _serve(settings, build_app(settings, db))
+    return 0
+
+
+def cmd_controller(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    controller = build_controller(settings, db, Waker())
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    controller.start()
+    log.info("controller %s running", controller.owner)
+    done.wait()
+    controller.stop()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    print(f"database at head: {settings.db_url}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, serve: bool) -> None:
+    if serve:
+        p.add_argument("--bind", help="HOST:PORT to listen on (PORTUS_BIND)")
+    p.add_argument("--state-dir", help="state directory (PORTUS_STATE_DIR)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (PORTUS_DATABASE_URL)")
+    p.add_argument("--provider", choices=["noop", "amphora"], help="default provider")
+    p.add_argument("--auth-strategy", choices=["noauth", "keystone"])
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="portus", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    for name, fn, serve in (
+        ("up", cmd_up, True),
+        ("api", cmd_api, True),
+        ("controller", cmd_controller, False),
+    ):
+        p = sub.add_parser(name, help=(fn.__doc__ or name).splitlines()[0])
+        _common(p, serve)
+        p.set_defaults(fn=fn)
+    db = sub.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="apply migrations up to head")
+    _common(up, False)
+    up.set_defaults(fn=cmd_db_upgrade)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = _settings(args)
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
