@@ -14,6 +14,7 @@ from portus.api.routes import (
     listeners,
     loadbalancers,
     members,
+    network,
     pools,
     providers,
     quotas,
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     flavors.router,
     availability_zones.router,
     amphorae.router,
+    network.router,
 ]
