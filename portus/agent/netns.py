@@ -1,0 +1,171 @@
+"""Network namespaces, veth legs and bridges for amphorae, via iproute2.
+
+Names follow the project rule: every namespace, link and bridge starts with ``portus``/``pa``
+so that cleanup never touches anything Portus did not create.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from portus.agent.cmd import run
+from portus.agent.errors import AgentError
+from portus.agent.model import NetworkAttachment
+
+NETNS_DIR = Path("/run/netns")
+CLONE_NEWNET = 0x40000000
+IFNAMSIZ = 15
+_HEX = re.compile(r"[0-9a-f]")
+
+T = TypeVar("T")
+
+
+def short_id(amphora_id: str) -> str:
+    """First 8 hex digits of an amphora id (dashes ignored), the basis of every host name."""
+    digits = "".join(_HEX.findall(amphora_id.lower()))
+    if len(digits) < 8:
+        raise AgentError(f"amphora id {amphora_id!r} needs at least 8 hex digits")
+    return digits[:8]
+
+
+def netns_name(amphora_id: str) -> str:
+    return f"portus-amp-{short_id(amphora_id)}"
+
+
+def host_veth_name(amphora_id: str, index: int) -> str:
+    """Host end of leg ``index``: ``pa<8hex><n>``, always within IFNAMSIZ."""
+    name = f"pa{short_id(amphora_id)}{index}"
+    if len(name) > IFNAMSIZ:
+        raise AgentError(f"too many legs for one amphora ({index})")
+    return name
+
+
+def netns_exists(name: str) -> bool:
+    return (NETNS_DIR / name).exists()
+
+
+def link_exists(name: str, netns: str | None = None) -> bool:
+    prefix = ["ip", "-n", netns] if netns else ["ip"]
+    return run([*prefix, "link", "show", "dev", name], check=False).returncode == 0
+
+
+def create_netns(name: str) -> None:
+    """Create the namespace with loopback up (HAProxy health and local probes need lo)."""
+    run(["ip", "netns", "add", name])
+    run(["ip", "-n", name, "link", "set", "lo", "up"])
+
+
+def delete_netns(name: str) -> None:
+    if netns_exists(name):
+        run(["ip", "netns", "delete", name])
+
+
+def netns_pids(name: str) -> list[int]:
+    """PIDs of processes living in namespace ``name`` (all of them are ours to stop)."""
+    if not netns_exists(name):
+        return []
+    out = run(["ip", "netns", "pids", name], check=False).stdout
+    return [int(tok) for tok in out.split() if tok.isdigit()]
+
+
+def add_leg(netns: str, host_name: str, inner_name: str, leg: NetworkAttachment) -> None:
+    """Create a veth pair, enslave the host end to the bridge, address the inner end."""
+    if not link_exists(leg.bridge):
+        raise AgentError(f"bridge {leg.bridge} does not exist on this host")
+    run(
+        ["ip", "link", "add", host_name, "type", "veth", "peer", "name", inner_name, "netns", netns]
+    )
+    if leg.mtu:
+        run(["ip", "link", "set", host_name, "mtu", str(leg.mtu)])
+        run(["ip", "-n", netns, "link", "set", inner_name, "mtu", str(leg.mtu)])
+    run(["ip", "link", "set", host_name, "master", leg.bridge, "up"])
+    iface = ipaddress.ip_interface(f"{leg.address}/{leg.prefixlen}")
+    # nodad: the address is ours by IPAM; waiting for DAD would delay IPv6 binds by seconds.
+    extra = ["nodad"] if iface.version == 6 else []
+    run(["ip", "-n", netns, "addr", "add", str(iface), "dev", inner_name, *extra])
+    run(["ip", "-n", netns, "link", "set", inner_name, "up"])
+    if leg.gateway:
+        family = "-6" if ipaddress.ip_address(leg.gateway).version == 6 else "-4"
+        run(["ip", family, "-n", netns, "route", "replace", "default", "via", leg.gateway])
+
+
+def delete_link(name: str) -> None:
+    if link_exists(name):
+        run(["ip", "link", "delete", name], check=False)
+
+
+def ensure_bridge(name: str, gateway_cidr: str | None = None) -> None:
+    """Create (if missing) and bring up a host bridge carrying the gateway address.
+
+    The gateway address on the host is what lets the host (and the agent's probes) reach
+    VIPs on the bridge. Idempotent: repeated calls change nothing.
+    """
+    if not name.startswith("portus") or len(name) > IFNAMSIZ:
+        raise AgentError(f"bridge name {name!r} must start with 'portus' and fit 15 chars")
+    if not link_exists(name):
+        run(["ip", "link", "add", name, "type", "bridge"], check=False)
+        if not link_exists(name):
+            raise AgentError(f"could not create bridge {name}")
+    run(["ip", "link", "set", name, "up"])
+    if gateway_cidr:
+        iface = ipaddress.ip_interface(gateway_cidr)
+        extra = ["nodad"] if iface.version == 6 else []
+        run(["ip", "addr", "replace", str(iface), "dev", name, *extra])
+
+
+def delete_bridge(name: str) -> None:
+    if not name.startswith("portus"):
+        raise AgentError(f"refusing to delete non-portus bridge {name!r}")
+    delete_link(name)
+
+
+def enable_ip_forward() -> bool:
+    """Turn on IPv4 forwarding (needed only when amphorae route via the host, e.g. an uplink).
+
+    Returns True when this call changed it, so callers can log that they did.
+    """
+    path = Path("/proc/sys/net/ipv4/ip_forward")
+    if path.read_text().strip() == "1":
+        return False
+    path.write_text("1\n")
+    return True
+
+
+def call_in_netns(netns: str, fn: Callable[[], T], timeout: float = 10.0) -> T:
+    """Run ``fn`` in a fresh thread that has joined ``netns``.
+
+    The network namespace is a per-thread attribute, so sockets ``fn`` opens live in the
+    amphora while the rest of the agent stays on the host; no fork/exec is needed.
+    """
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(NETNS_DIR / netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise AgentError(f"setns {netns}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            results.append(fn())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name=f"netns-{netns}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AgentError(f"operation in {netns} timed out after {timeout}s")
+    if errors:
+        raise errors[0]
+    return results[0]

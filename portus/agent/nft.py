@@ -1,0 +1,38 @@
+"""Apply an nftables ruleset inside an amphora, atomically.
+
+``nft -f`` applies a file as one transaction; the rendered file deletes and recreates its
+own table, so applying is all-or-nothing and never touches other tables. The file is checked
+with ``nft -c`` first so a bad ruleset is refused without changing anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from portus.agent.cmd import run
+from portus.agent.model import ApplyResult
+
+
+def apply_ruleset(netns: str, path: Path, text: str) -> ApplyResult:
+    try:
+        if path.read_text() == text:
+            return ApplyResult(changed=False, reloaded=False)
+    except FileNotFoundError:
+        pass
+    staging = path.with_name(path.name + ".staging")
+    staging.write_text(text)
+    try:
+        check = run(["nft", "-c", "-f", str(staging)], netns=netns, check=False)
+        if check.returncode != 0:
+            return ApplyResult(False, False, error=f"invalid nft ruleset: {check.stderr.strip()}")
+        done = run(["nft", "-f", str(staging)], netns=netns, check=False)
+        if done.returncode != 0:
+            return ApplyResult(False, False, error=f"nft -f failed: {done.stderr.strip()}")
+        staging.replace(path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return ApplyResult(changed=True, reloaded=False)
+
+
+def list_ruleset(netns: str) -> str:
+    return run(["nft", "list", "ruleset"], netns=netns).stdout
