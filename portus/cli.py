@@ -26,7 +26,8 @@ log = logging.getLogger("portus")
 
 
 def build_providers(settings: config.Settings) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {"noop": NoopProvider()}
+    journal = Path(settings.noop_journal) if settings.noop_journal else None
+    providers: dict[str, Provider] = {"noop": NoopProvider(settings.noop_delay, journal)}
     if settings.provider == "amphora":
         from portus.reconcile.providers.amphora import AmphoraProvider
 

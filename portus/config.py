@@ -74,6 +74,9 @@ class Settings:
     controller_workers: int = 4
     loadbalancer_topology: str = "SINGLE"
     log_level: str = "info"
+    # Testing knobs of the noop provider (see portus.reconcile.providers.noop).
+    noop_delay: float = 0.0
+    noop_journal: str | None = None
 
     @property
     def host(self) -> str:
@@ -129,4 +132,6 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         controller_workers=int(e.get("PORTUS_CONTROLLER_WORKERS", "4")),
         loadbalancer_topology=e.get("PORTUS_LOADBALANCER_TOPOLOGY", "SINGLE"),
         log_level=e.get("PORTUS_LOG_LEVEL", "info"),
+        noop_delay=float(e.get("PORTUS_NOOP_DELAY", "0")),
+        noop_journal=e.get("PORTUS_NOOP_JOURNAL") or None,
     )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portus import constants as c
-from portus.api import errors
-from portus.api.auth import noauth_middleware
+from portus.api import auth, errors
+from portus.api.edge import Edge
 from portus.api.routes import ROUTERS
 from portus.service.common import Services
 
@@ -18,37 +15,6 @@ VERSION_DATES = {
     "v2.0": "2016-12-11T00:00:00Z",
     "v2.30": "2025-02-26T00:00:00Z",
 }
-
-
-class JsonSuffix:
-    """Octavia accepts ``.json`` at the end of any URL and JSON bodies without a content type."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if path.endswith(".json") and path != "/openapi.json":
-                scope = dict(scope)
-                scope["path"] = path[: -len(".json")]
-                scope["raw_path"] = scope["path"].encode()
-            headers = scope.get("headers") or []
-            if not any(k == b"content-type" for k, _ in headers):
-                # Octavia reads every body as JSON, whatever the client declared.
-                scope = dict(scope)
-                scope["headers"] = [*headers, (b"content-type", b"application/json")]
-        await self.app(scope, receive, send)
-
-
-def _accepts_json(accept: str) -> bool:
-    if not accept.strip():
-        return True
-    for part in accept.split(","):
-        media = part.split(";")[0].strip().lower()
-        if media in ("*/*", "application/*", "application/json", "") or media.endswith("+json"):
-            return True
-    return False
 
 
 def versions(request: Request) -> dict[str, object]:
@@ -77,23 +43,6 @@ def create_app(svc: Services) -> FastAPI:
     app.state.services = svc
     errors.install(app)
 
-    @app.middleware("http")
-    async def json_only(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if not _accepts_json(request.headers.get("accept", "")):
-            return JSONResponse(
-                {
-                    "code": 406,
-                    "title": "Not Acceptable",
-                    "description": "Only content type application/json is accepted.",
-                },
-                status_code=406,
-            )
-        return await call_next(request)
-
-    app.middleware("http")(noauth_middleware(svc.settings))
-
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> JSONResponse:
         return JSONResponse(versions(request))
@@ -112,5 +61,5 @@ def create_app(svc: Services) -> FastAPI:
     def healthcheck() -> Response:
         return Response("OK", media_type="text/plain")
 
-    app.add_middleware(JsonSuffix)
+    app.add_middleware(Edge, authenticate=auth.for_settings(svc.settings))
     return app

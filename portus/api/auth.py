@@ -6,31 +6,37 @@ strategy produced it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import Scope
 
-from fastapi import Request, Response
-
+from portus.api.edge import Authenticate
 from portus.config import Settings
 from portus.service.policy import RequestContext
 
-UNAUTHENTICATED_PATHS = ("/", "/healthcheck", "/openapi.json", "/docs")
+
+def noauth(settings: Settings) -> Authenticate:
+    """Everyone is admin; the project is the caller's X-Project-Id or the configured default.
+
+    An ``X-Roles`` header narrows the roles, so policy can be exercised without Keystone.
+    """
+
+    async def authenticate(_scope: Scope, headers: Headers) -> RequestContext | Response:
+        project = headers.get("x-project-id") or settings.default_project_id
+        roles = headers.get("x-roles")
+        role_set = (
+            frozenset(r.strip() for r in roles.split(",") if r.strip())
+            if roles
+            else frozenset({"admin"})
+        )
+        return RequestContext(project_id=project, roles=role_set, auth_enabled=False)
+
+    return authenticate
 
 
-def noauth_context(request: Request, settings: Settings) -> RequestContext:
-    """Everyone is admin; the project is the caller's X-Project-Id or the configured default."""
-    project = request.headers.get("x-project-id") or settings.default_project_id
-    roles = request.headers.get("x-roles")
-    role_set = frozenset(r.strip() for r in roles.split(",")) if roles else frozenset({"admin"})
-    return RequestContext(project_id=project, roles=role_set, auth_enabled=False)
+def for_settings(settings: Settings) -> Authenticate:
+    if settings.auth_strategy == "keystone":
+        from portus.api.keystone import keystone
 
-
-def noauth_middleware(
-    settings: Settings,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.ctx = noauth_context(request, settings)
-        return await call_next(request)
-
-    return middleware
+        return keystone(settings)
+    return noauth(settings)

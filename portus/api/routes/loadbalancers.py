@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portus.api.deps import (
+    FastJSONResponse,
     collection_url,
     context,
     list_params,
@@ -95,8 +96,9 @@ def view(
 
 def render_one(session: Session, lb: LoadBalancer) -> dict[str, Any]:
     listeners, pools = _child_ids(session, [lb.id])
-    return view(lb, tags_of(session, [lb.id]).get(lb.id, []), listeners.get(lb.id, []),
-                pools.get(lb.id, []))
+    return view(
+        lb, tags_of(session, [lb.id]).get(lb.id, []), listeners.get(lb.id, []), pools.get(lb.id, [])
+    )
 
 
 def render_full(session: Session, lb_id: str) -> dict[str, Any]:
@@ -129,14 +131,20 @@ def list_loadbalancers(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
-        stmt = select(LoadBalancer).where(LoadBalancer.provisioning_status != c.DELETED)
+    with svc.db.read() as s:
+        stmt = select(LoadBalancer.__table__).where(LoadBalancer.provisioning_status != c.DELETED)
         if not ctx.can_read_all:
             ctx.require_read(ctx.project_id)
         stmt = scoped(stmt, LoadBalancer, ctx.project_id, ctx.can_read_all)
         page = paginate(
-            s, stmt, LoadBalancer, params, columns=COLUMNS, base_url=collection_url(request),
+            s,
+            stmt,
+            LoadBalancer,
+            params,
+            columns=COLUMNS,
+            base_url=collection_url(request),
             max_limit=svc.settings.pagination_max_limit,
+            core=True,
         )
         ids = [lb.id for lb in page.rows]
         tags = tags_of(s, ids)
@@ -149,7 +157,7 @@ def list_loadbalancers(
             )
             for lb in page.rows
         ]
-    return JSONResponse({"loadbalancers": items, "loadbalancers_links": page.links})
+    return FastJSONResponse({"loadbalancers": items, "loadbalancers_links": page.links})
 
 
 @router.post(BASE, status_code=201)
@@ -162,8 +170,12 @@ def create_loadbalancer(
     with svc.db.session() as s:
         lb_id = uc.create(svc, s, ctx, raw)
         s.flush()
-        result = render_full(s, lb_id) if (raw.get("listeners") or raw.get("pools")) else (
-            render_one(s, s.get(LoadBalancer, lb_id))  # type: ignore[arg-type]
+        result = (
+            render_full(s, lb_id)
+            if (raw.get("listeners") or raw.get("pools"))
+            else (
+                render_one(s, s.get(LoadBalancer, lb_id))  # type: ignore[arg-type]
+            )
         )
     svc.notify()
     return JSONResponse({"loadbalancer": result}, status_code=201)
@@ -176,7 +188,7 @@ def show_loadbalancer(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         lb = get_scoped(s, ctx, LoadBalancer, lb_id, uc.LABEL)
         result = select_fields(render_one(s, lb), params.fields)
     return JSONResponse({"loadbalancer": result})
@@ -214,7 +226,7 @@ def delete_loadbalancer(
 def loadbalancer_stats(
     lb_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         return JSONResponse({"stats": uc.stats(s, ctx, lb_id)})
 
 
@@ -223,7 +235,7 @@ def loadbalancer_stats(
 def loadbalancer_status(
     lb_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         return JSONResponse({"statuses": uc.status_tree(s, ctx, lb_id)})
 
 
