@@ -175,8 +175,10 @@ class Agent:
             info = self._info(data)
             run_dir = Path(info.run_dir)
             results: list[ApplyResult] = []
-            if files.nft_ruleset is not None:
-                nft_path = run_dir / "nft.conf"
+            nft_path = run_dir / "nft.conf"
+            if files.nft_ruleset is None:
+                results.append(nft.clear(info.netns, nft_path))
+            else:
                 results.append(nft.apply_ruleset(info.netns, nft_path, files.nft_ruleset))
             target = self._hap(info)
             try:

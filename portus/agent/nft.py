@@ -36,3 +36,12 @@ def apply_ruleset(netns: str, path: Path, text: str) -> ApplyResult:
 
 def list_ruleset(netns: str) -> str:
     return run(["nft", "list", "ruleset"], netns=netns).stdout
+
+
+def clear(netns: str, path: Path) -> ApplyResult:
+    """Remove the amphora's rules (the namespace holds only Portus tables)."""
+    if not path.exists():
+        return ApplyResult(changed=False, reloaded=False)
+    run(["nft", "flush", "ruleset"], netns=netns)
+    path.unlink()
+    return ApplyResult(changed=True, reloaded=False)

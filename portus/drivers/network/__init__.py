@@ -1,0 +1,1 @@
+"""Network drivers: address management and host bridges for the declared subnets."""
