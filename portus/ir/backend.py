@@ -16,6 +16,8 @@ Decisions taken here:
   ``dynamic_servers=False``: adding/removing members there needs a reload.
 * ``http-reuse`` (default ``always``, dataplane.md §6) for every ``mode http`` backend; HAProxy
   itself keeps PROXY-protocol and NTLM connections private.
+* Pool ``tls_versions`` become ``ssl-min-ver``/``ssl-max-ver`` (HAProxy ignores ``no-tlsv1x``
+  next to a global ``ssl-min-ver``); a gap in the list cannot be expressed and is closed.
 * Servers are sorted by member id; disabled members stay in the config as ``disabled`` (so
   enabling them is a runtime-API call), weight 0 renders ``weight 0`` (drain).
 """
@@ -34,12 +36,12 @@ _BALANCE = {
     "SOURCE_IP_PORT": ("hash src,concat(:,sess.portus_sport)", "consistent", True),
 }
 _SEND_PROXY = {"PROXY": "send-proxy", "PROXYV2": "send-proxy-v2"}
-_NO_TLS_FLAG = {
-    "SSLv3": "no-sslv3",
-    "TLSv1": "no-tlsv10",
-    "TLSv1.1": "no-tlsv11",
-    "TLSv1.2": "no-tlsv12",
-    "TLSv1.3": "no-tlsv13",
+_HAPROXY_TLS_NAME = {
+    "SSLv3": "SSLv3",
+    "TLSv1": "TLSv1.0",
+    "TLSv1.1": "TLSv1.1",
+    "TLSv1.2": "TLSv1.2",
+    "TLSv1.3": "TLSv1.3",
 }
 TCP_FAMILY_LISTENER_MODES = {"HTTP": "http", "TERMINATED_HTTPS": "http", "PROMETHEUS": "http"}
 
@@ -65,16 +67,16 @@ def _server_tls(pool: PoolSpec, layout: AmphoraLayout) -> ServerTlsIR | None:
         return None
     base = f"{layout.cert_dir}/{pool.id}"
     ca = f"{base}-ca.pem" if pool.ca_tls_container_ref else None
-    versions = pool.tls_versions or tuple(constants.DEFAULT_TLS_VERSIONS)
+    allowed = set(pool.tls_versions or constants.DEFAULT_TLS_VERSIONS)
+    versions = [_HAPROXY_TLS_NAME[v] for v in _HAPROXY_TLS_NAME if v in allowed]
     return ServerTlsIR(
         verify="required" if ca else "none",
         ca_file=ca,
         crl_file=f"{base}-crl.pem" if ca and pool.crl_container_ref else None,
         crt=f"{base}-client.pem" if pool.tls_container_ref else None,
         ciphers=pool.tls_ciphers,
-        disabled_versions=tuple(
-            flag for name, flag in _NO_TLS_FLAG.items() if name not in versions
-        ),
+        min_version=versions[0] if versions else None,
+        max_version=versions[-1] if versions else None,
         alpn=tuple(pool.alpn_protocols or ()),
     )
 

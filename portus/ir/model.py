@@ -161,7 +161,8 @@ class ServerTlsIR:
     crl_file: str | None
     crt: str | None
     ciphers: str | None
-    disabled_versions: tuple[str, ...]
+    min_version: str | None  # HAProxy names: TLSv1.0 ... TLSv1.3
+    max_version: str | None
     alpn: tuple[str, ...]
 
 
