@@ -73,6 +73,8 @@ class Controller:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
         self._workers = workers
         self._inflight: dict[str, Future[None]] = {}
+        self._claims: dict[str, workqueue.Claim] = {}
+        self._renewed_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,6 +121,8 @@ class Controller:
     def tick(self) -> bool:
         """Claim what is due and hand it to workers. True if anything was claimed."""
         self._inflight = {k: f for k, f in self._inflight.items() if not f.done()}
+        self._claims = {k: v for k, v in self._claims.items() if k in self._inflight}
+        self._renew_leases()
         free = self._workers - len(self._inflight)
         if free <= 0:
             time.sleep(0.005)
@@ -126,8 +130,19 @@ class Controller:
         with self.db.session() as s:
             claims = workqueue.claim(s, self.owner, self.clock(), self.lease_seconds, free)
         for claim in claims:
+            self._claims[claim.lb_id] = claim
             self._inflight[claim.lb_id] = self._pool.submit(self._work, claim)
         return bool(claims)
+
+    def _renew_leases(self) -> None:
+        """Keep the leases of long reconciles alive (a third of the lease, every time)."""
+        now = self.clock()
+        if not self._claims or now - self._renewed_at < self.lease_seconds / 3:
+            return
+        self._renewed_at = now
+        with self.db.session() as s:
+            for claim in self._claims.values():
+                workqueue.renew(s, claim, self.owner, now + self.lease_seconds)
 
     def _work(self, claim: workqueue.Claim) -> None:
         rid = uuid.uuid4().hex[:8]
