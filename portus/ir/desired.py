@@ -219,7 +219,9 @@ class RenderOptions:
 
     nbthread: int = 1
     tune_bufsize: int = 65536
-    maxconn_cap: int = 100_000
+    # HAProxy needs ~2 fds per connection and refuses to start above its fd limit (20000 on
+    # the reference hosts); raise this per flavor where `ulimit -n` allows.
+    maxconn_cap: int = 8000
     http_reuse: str = "always"
     stick_table_size: str = "10k"
     vrrp_advert_int: float = 0.2

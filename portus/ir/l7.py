@@ -106,7 +106,7 @@ def translate_policy(
         kind, code_or_none = "use_backend", None
     else:
         return f"l7policy {policy.id}: unknown action {policy.action}, not rendered"
-    if target is None:
+    if target is None and kind != "deny":
         return f"l7policy {policy.id}: {policy.action} without a target, not rendered"
     acls = tuple(translate_rule(r) for r in rules)
     conditions = tuple(ConditionIR(acl.name, r.invert) for acl, r in zip(acls, rules, strict=True))
