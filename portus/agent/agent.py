@@ -95,7 +95,7 @@ class Agent:
         with self._lock(spec.id):
             with contextlib.suppress(NotFound):
                 data = self._load(spec.id)
-                if data.get("spec") == asdict(spec):
+                if data.get("spec") == json.loads(json.dumps(asdict(spec))):
                     return self._info(data)
                 raise AlreadyExists(f"amphora {spec.id} exists with a different spec")
             ns = netns.netns_name(spec.id)

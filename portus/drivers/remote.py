@@ -44,6 +44,7 @@ class RemoteAgent:
             base_url=base_url,
             verify=client_context(ca_cert, client_cert, client_key),
             timeout=timeout,
+            trust_env=False,  # agent traffic is host-to-host; an HTTP proxy would break mTLS
         )
 
     def close(self) -> None:
