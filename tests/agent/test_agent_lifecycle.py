@@ -22,6 +22,7 @@ AMP = "c0ffee42-1111-4222-8333-000000000002"
 def host_snapshot() -> dict[str, set[str]]:
     """What an amphora could leave behind: namespaces, links, cgroups, haproxy processes."""
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     procs = subprocess.run(["ps", "-eo", "pid,stat,comm"], capture_output=True, text=True).stdout
     cgroup_dirs = {
         str(p)
@@ -29,7 +30,7 @@ def host_snapshot() -> dict[str, set[str]]:
         for p in (cgroups.CGROUP_ROOT / ctrl / "portus").glob("*")
     }
     return {
-        "netns": set(Path("/run/netns").iterdir() if Path("/run/netns").exists() else []),
+        "netns": {line.split()[0] for line in namespaces.splitlines() if line.strip()},
         "links": {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()},
         "cgroups": cgroup_dirs,
         # Exited processes not yet reaped by this container's init (stat Z) do not count.
@@ -38,7 +39,7 @@ def host_snapshot() -> dict[str, set[str]]:
             for pid, stat, comm in (line.split(None, 2) for line in procs.splitlines()[1:])
             if comm.strip() == "haproxy" and not stat.startswith("Z")
         },
-    }  # type: ignore[dict-item]
+    }
 
 
 def test_create_plumbs_namespace_leg_and_route(agent: Agent, testnet: Net) -> None:
