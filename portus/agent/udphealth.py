@@ -9,11 +9,14 @@ Octavia), TCP (connect), HTTP (GET, status in the expected codes).
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from portus.agent.cmd import run
+from portus.agent.errors import AgentError
 from portus.agent.netns import call_in_netns
 
 
@@ -132,3 +135,10 @@ class UdpHealthChecker:
                     run(["nft", "-f", "-"], netns=self.netns, input_text=f"{one}\n", check=False)
         self.installed = {e for e, up in wanted.items() if up}
         return wanted
+
+    def loop(self, stop: threading.Event, interval: float = 5.0) -> None:
+        """Check every ``interval`` seconds until ``stop`` is set (run it in a thread)."""
+        while not stop.is_set():
+            with contextlib.suppress(AgentError):
+                self.run_once()
+            stop.wait(interval)

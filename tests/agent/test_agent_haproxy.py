@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -202,3 +203,33 @@ def test_amphora_processes_run_in_its_cgroup(agent: Agent, testnet: Net) -> None
     assert status.haproxy_pid in procs and set(status.worker_pids) <= procs
     if (cpu / "cpu.cfs_quota_us").exists():
         assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
+
+
+def test_reloads_under_traffic_lose_no_new_connection(
+    amphora: tuple[Agent, str, str], backends: tuple[Backend, Backend]
+) -> None:
+    agent, run_dir, vip = amphora
+    b1, b2 = backends
+    agent.apply(AMP, RenderedFiles(haproxy_cfg=config(vip, run_dir, [srv(b1), srv(b2)])))
+    stop = threading.Event()
+    outcomes: list[int | str] = []
+
+    def client() -> None:
+        while not stop.is_set() and len(outcomes) < 5000:
+            try:
+                outcomes.append(get(vip)[0])
+            except OSError as exc:
+                outcomes.append(repr(exc))
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        for i in range(3):
+            header = f"http-response set-header X-Generation {i}"
+            cfg = config(vip, run_dir, [srv(b1), srv(b2)], header)
+            assert agent.apply(AMP, RenderedFiles(haproxy_cfg=cfg)).reloaded
+    finally:
+        stop.set()
+        thread.join(10)
+    assert agent.status(AMP).reloads == 3
+    assert outcomes and all(o == 200 for o in outcomes), [o for o in outcomes if o != 200][:3]

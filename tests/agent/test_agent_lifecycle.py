@@ -12,7 +12,7 @@ from agent_helpers import Net
 from portus.agent import cgroups, netns
 from portus.agent.agent import Agent
 from portus.agent.errors import AlreadyExists, NotFound
-from portus.agent.model import AmphoraSpec, Limits, RenderedFiles
+from portus.agent.model import AmphoraSpec, Limits, NetworkAttachment, RenderedFiles
 
 pytestmark = pytest.mark.dataplane
 
@@ -104,3 +104,13 @@ def test_delete_leaves_nothing_behind(agent: Agent, testnet: Net) -> None:
     assert not Path(info.run_dir).exists()
     assert agent.list_amphorae() == []
     agent.delete_amphora(AMP)  # deleting twice is fine
+
+
+def test_ipv6_leg(agent: Agent, testnet: Net) -> None:
+    prefix = f"fd00:254:{testnet.prefix.rsplit('.', 1)[1]}::"
+    netns.ensure_bridge(testnet.bridge, f"{prefix}1/64")
+    leg = NetworkAttachment(testnet.bridge, f"{prefix}10", 64, f"{prefix}1")
+    agent.create_amphora(AmphoraSpec(AMP, (leg,)))
+    with socket.socket(socket.AF_INET6) as sock, pytest.raises(ConnectionRefusedError):
+        sock.settimeout(3)
+        sock.connect((f"{prefix}10", 9))

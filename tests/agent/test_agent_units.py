@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography import x509
 
@@ -11,6 +13,8 @@ from portus.agent.haproxy import parse_show_proc
 from portus.agent.model import Limits
 from portus.agent.runtime import answer_ok
 from portus.agent.udphealth import NftMap, plan
+from portus.drivers.agent import AmphoraAgent
+from portus.drivers.local import LocalAgent
 
 SHOW_PROC = """#<PID>          <type>          <reloads>       <uptime>        <version>
 4944            master          2 [failed: 1]   0d00h00m13s     2.6.12-1+deb12u4
@@ -64,7 +68,7 @@ def test_udp_health_plan() -> None:
     ]
 
 
-def test_pki_issues_certificates_chained_to_the_ca(tmp_path: object) -> None:
+def test_pki_issues_certificates_chained_to_the_ca() -> None:
     ca = pki.create_ca()
     server = pki.issue(ca, "agent-1", server=True, sans=("127.0.0.1", "lb1.example"))
     cert = x509.load_pem_x509_certificate(server.cert_pem)
@@ -73,3 +77,9 @@ def test_pki_issues_certificates_chained_to_the_ca(tmp_path: object) -> None:
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["lb1.example"]
     assert pki.common_name(server.cert_pem) == "agent-1"
+
+
+def test_local_driver_satisfies_the_agent_protocol(tmp_path: Path) -> None:
+    local = LocalAgent(tmp_path, use_cgroups=False)
+    assert isinstance(local, AmphoraAgent)
+    assert local.list_amphorae() == []
