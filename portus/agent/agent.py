@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from portus.agent import apply, cgroups, haproxy, keepalived, netns, nft
+from portus.agent import apply, cgroups, haproxy, keepalived, netns, nft, support
 from portus.agent.errors import AgentError, AlreadyExists, NotFound
 from portus.agent.model import (
     AmphoraInfo,
@@ -102,7 +102,7 @@ class Agent:
             if netns.netns_exists(ns):
                 raise AlreadyExists(f"namespace {ns} already exists")
             run_dir = self.run_dir(spec.id)
-            if len(str(run_dir / "master.sock")) > MAX_SOCKET_PATH:
+            if len(str(run_dir / "haproxy-master.sock")) > MAX_SOCKET_PATH:
                 raise AgentError(f"state dir too long for UNIX sockets: {run_dir}")
             run_dir.mkdir(parents=True, exist_ok=True)
             info = AmphoraInfo(spec.id, ns, str(run_dir))
@@ -182,10 +182,16 @@ class Agent:
                 results.append(nft.apply_ruleset(info.netns, nft_path, files.nft_ruleset))
             target = self._hap(info)
             try:
+                scripts_changed = support.write_files(run_dir, files.scripts, 0o755)
+                certs_changed = support.write_files(run_dir, files.files, 0o600)
                 if files.haproxy_cfg is None:
                     outcome = apply.stop_haproxy(target)
                 else:
-                    outcome = apply.apply_haproxy(target, files.haproxy_cfg)
+                    outcome = apply.apply_haproxy(
+                        target, files.haproxy_cfg, force_reload=certs_changed
+                    )
+                if scripts_changed and not outcome.result.changed:
+                    outcome = replace(outcome, result=replace(outcome.result, changed=True))
             except AgentError as exc:
                 outcome = apply.Outcome(ApplyResult(False, False, error=str(exc)))
             results.append(outcome.result)

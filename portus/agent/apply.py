@@ -107,11 +107,12 @@ def stop_haproxy(target: HaproxyTarget) -> Outcome:
     return Outcome(ApplyResult(changed=running, reloaded=False))
 
 
-def apply_haproxy(target: HaproxyTarget, text: str) -> Outcome:
+def apply_haproxy(target: HaproxyTarget, text: str, *, force_reload: bool = False) -> Outcome:
+    """Apply ``text``; ``force_reload`` when files HAProxy reads at load (certs) changed."""
     files = target.files
     running_text = _read(files.cfg)
     alive = haproxy.master_pid(files) is not None
-    if alive and running_text == text:
+    if alive and running_text == text and not force_reload:
         return Outcome(ApplyResult(changed=False, reloaded=False))
 
     write_atomic(files.staging, text)
@@ -135,7 +136,9 @@ def apply_haproxy(target: HaproxyTarget, text: str) -> Outcome:
 
     ops_done: list[str] = []
     old = cfgdiff.parse(running_text or "")
-    delta = cfgdiff.server_delta(old, new) if running_text is not None else None
+    delta = None
+    if running_text is not None and not force_reload:
+        delta = cfgdiff.server_delta(old, new)
     if delta is not None:
         try:
             ops_done = runtime.run_ops(lambda c: haproxy.runtime(files, c), delta)

@@ -48,7 +48,7 @@ class HaproxyFiles:
 
     @property
     def master_sock(self) -> Path:
-        return self.dir / "master.sock"
+        return self.dir / "haproxy-master.sock"
 
 
 @dataclass(frozen=True)

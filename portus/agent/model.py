@@ -58,11 +58,18 @@ class AmphoraInfo:
 
 @dataclass(frozen=True)
 class RenderedFiles:
-    """Files rendered for one amphora. ``None`` means "this component should not run"."""
+    """Files rendered for one amphora. ``None`` means "this component should not run".
+
+    ``scripts`` (mode 0755, e.g. check scripts) and ``files`` (mode 0600, e.g. certificates)
+    are ``(path, text)`` pairs; a path is relative to the amphora's ``run_dir`` or absolute
+    inside it. A changed entry of ``files`` makes HAProxy reload, since it reads them only then.
+    """
 
     haproxy_cfg: str | None = None
     nft_ruleset: str | None = None
     keepalived_conf: str | None = None
+    scripts: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

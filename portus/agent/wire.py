@@ -44,6 +44,8 @@ def files_from_dict(d: dict[str, Any]) -> RenderedFiles:
         haproxy_cfg=d.get("haproxy_cfg"),
         nft_ruleset=d.get("nft_ruleset"),
         keepalived_conf=d.get("keepalived_conf"),
+        scripts=tuple((str(p), str(t)) for p, t in d.get("scripts", ())),
+        files=tuple((str(p), str(t)) for p, t in d.get("files", ())),
     )
 
 

@@ -233,3 +233,22 @@ def test_reloads_under_traffic_lose_no_new_connection(
         thread.join(10)
     assert agent.status(AMP).reloads == 3
     assert outcomes and all(o == 200 for o in outcomes), [o for o in outcomes if o != 200][:3]
+
+
+def test_support_files_are_written_and_a_changed_one_reloads(
+    amphora: tuple[Agent, str, str],
+) -> None:
+    agent, run_dir, vip = amphora
+    page = f"http-request return status 200 content-type text/plain file {run_dir}/pages/p.txt"
+    cfg = config(vip, run_dir, [], page)
+    script = ("check.sh", "#!/bin/sh\nexit 0\n")
+    first = agent.apply(AMP, RenderedFiles(cfg, files=(("pages/p.txt", "v1"),), scripts=(script,)))
+    assert first.error is None and get(vip) == (200, "v1")
+    assert os.access(Path(run_dir) / "check.sh", os.X_OK)
+    same = agent.apply(AMP, RenderedFiles(cfg, files=(("pages/p.txt", "v1"),), scripts=(script,)))
+    assert not same.changed and not same.reloaded
+    second = agent.apply(AMP, RenderedFiles(cfg, files=((f"{run_dir}/pages/p.txt", "v2"),)))
+    assert second.reloaded and get(vip) == (200, "v2")
+    escape = agent.apply(AMP, RenderedFiles(cfg, files=(("../../escape.txt", "x"),)))
+    assert escape.error is not None and "outside" in escape.error
+    assert not (Path(run_dir).parent.parent / "escape.txt").exists()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from portus.agent import cgroups, netns, pki
+from portus.agent import cgroups, netns, pki, wire
 from portus.agent.errors import AgentError
 from portus.agent.haproxy import parse_show_proc
-from portus.agent.model import Limits
+from portus.agent.model import AmphoraSpec, Limits, NetworkAttachment, RenderedFiles
 from portus.agent.runtime import answer_ok
 from portus.agent.udphealth import NftMap, plan
 from portus.drivers.agent import AmphoraAgent
@@ -83,3 +84,10 @@ def test_local_driver_satisfies_the_agent_protocol(tmp_path: Path) -> None:
     local = LocalAgent(tmp_path, use_cgroups=False)
     assert isinstance(local, AmphoraAgent)
     assert local.list_amphorae() == []
+
+
+def test_wire_round_trips_what_the_remote_driver_sends() -> None:
+    files = RenderedFiles("cfg", "nft", None, scripts=(("a.sh", "x"),), files=(("c.pem", "y"),))
+    assert wire.files_from_dict(json.loads(json.dumps(wire.to_dict(files)))) == files
+    spec = AmphoraSpec("abcdef01", (NetworkAttachment("portus-br", "10.0.0.5", 24, "10.0.0.1"),))
+    assert wire.spec_from_dict(json.loads(json.dumps(wire.to_dict(spec)))) == spec
