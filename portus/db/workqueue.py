@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +31,7 @@ class Claim:
 def enqueue(session: Session, lb_id: str, now: float, delay: float = 0.0) -> None:
     values = {"lb_id": lb_id, "seq": 1, "not_before": now + delay, "lease_expires": 0.0}
     dialect = session.get_bind().dialect.name
+    stmt: Any
     if dialect == "postgresql":
         ins = postgresql.insert(WorkItem).values(**values)
         stmt = ins.on_conflict_do_update(

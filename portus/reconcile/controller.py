@@ -184,14 +184,20 @@ class Controller:
             lb = load_lb_graph(s, lb_id)
             if lb is None or lb.provisioning_status == c.DELETED:
                 return
+            if lb.provisioning_status == c.ACTIVE and lb.observed_generation == lb.generation:
+                return  # already there: a write raced the previous reconcile's completion
             generation = lb.generation
             deleting = lb.provisioning_status == c.PENDING_DELETE
             provider = self._provider(lb)
+            plan = provider.prepare(s, lb)
+        with self.db.read() as s:
+            lb = load_lb_graph(s, lb_id)
+            assert lb is not None
         started = time.perf_counter()
         if deleting:
             provider.delete(lb)
         else:
-            provider.apply(lb)
+            provider.apply(lb, plan)
         with self.db.session() as s:
             final = finalize_success(s, lb_id, generation, provider.observes_health())
         log.debug(

@@ -53,7 +53,7 @@ def _drop(session: Session, objs: Iterable[Child]) -> None:
                 select(Listener).where(Listener.default_pool_id.in_(ids))
             ):
                 listener.default_pool_id = None
-        session.execute(delete(kind).where(kind.id.in_(ids)))  # type: ignore[attr-defined]
+        session.execute(delete(kind).where(kind.id.in_(ids)))
     session.flush()
 
 
@@ -73,6 +73,7 @@ def finalize_success(session: Session, lb_id: str, generation: int, observes_hea
         _drop(session, children(graph))
         session.execute(delete(Tag).where(Tag.resource_id == lb_id))
         session.execute(delete(IPAllocation).where(IPAllocation.owner_id == lb_id))
+        _settle_amphorae(session, graph)
         graph.provisioning_status = c.DELETED
         graph.operating_status = c.OFFLINE
         graph.deleted_at = now
@@ -90,13 +91,50 @@ def finalize_success(session: Session, lb_id: str, generation: int, observes_hea
             obj.updated_at = now
         if isinstance(obj, HealthMonitor | L7Policy | L7Rule):
             obj.operating_status = _admin_operating(obj)
-    if not observes_health:
+    if observes_health:
+        _applied_operating(graph)
+    else:
         _noop_operating(graph)
+    _settle_amphorae(session, graph)
     graph.provisioning_status = c.ACTIVE
     graph.status_reason = None
     graph.observed_generation = generation
     graph.updated_at = now
     return True
+
+
+def _settle_amphorae(session: Session, lb: LoadBalancer) -> None:
+    """Built amphorae become ALLOCATED; replaced ones (and all of a deleted LB) DELETED."""
+    now = utcnow()
+    for amp in lb.amphorae:
+        if lb.provisioning_status == c.PENDING_DELETE or amp.status == c.PENDING_DELETE:
+            if amp.status != c.DELETED:
+                amp.status = c.DELETED
+                amp.updated_at = now
+                session.execute(delete(IPAllocation).where(IPAllocation.owner_id == amp.id))
+        elif amp.status in (c.PENDING_CREATE, "BOOTING"):
+            amp.status = "ALLOCATED"
+            amp.updated_at = now
+
+
+def _enabled(obj: LoadBalancer | Listener | Pool) -> str:
+    return c.ONLINE if obj.admin_state_up else c.OFFLINE
+
+
+def _applied_operating(lb: LoadBalancer) -> None:
+    """The data plane accepted and probed the config: what is enabled is serving. Members with
+    a monitor keep what the health process last saw (it owns them, and rolls them up)."""
+    if lb.operating_status in (c.OFFLINE, c.ONLINE):
+        lb.operating_status = _enabled(lb)
+    for listener in lb.listeners:
+        if listener.operating_status in (c.OFFLINE, c.ONLINE):
+            listener.operating_status = _enabled(listener) if lb.admin_state_up else c.OFFLINE
+    for pool in lb.pools:
+        if pool.operating_status in (c.OFFLINE, c.ONLINE):
+            pool.operating_status = _enabled(pool) if lb.admin_state_up else c.OFFLINE
+        if pool.health_monitor is None:
+            for member in pool.members:
+                member.operating_status = c.NO_MONITOR if member.admin_state_up else c.OFFLINE
 
 
 def _noop_operating(lb: LoadBalancer) -> None:

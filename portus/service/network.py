@@ -10,12 +10,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portus import constants as c
 from portus.config import Settings, SubnetConfig
+from portus.db import ipam
 from portus.db.models import IPAllocation
+from portus.drivers.network.ipam import AddressInUse, Exhausted, OutOfRange
 from portus.service.errors import ApiError, Conflict, ValidationFailure
 
 NOOP_CIDR = "198.51.100.0/24"
@@ -41,12 +42,6 @@ def subnets_of_network(settings: Settings, ref: str) -> list[SubnetConfig]:
     return [s for s in settings.subnets if ref in (s.network_id, s.network_name)]
 
 
-def _used(session: Session, subnet_id: str) -> set[str]:
-    return set(
-        session.scalars(select(IPAllocation.address).where(IPAllocation.subnet_id == subnet_id))
-    )
-
-
 def allocate(
     session: Session,
     subnet_id: str,
@@ -57,29 +52,14 @@ def allocate(
     purpose: str = "vip",
 ) -> str:
     """Hand out an address of ``cidr`` (the requested one if free); 409 if it is taken."""
-    net = ipaddress.ip_network(cidr, strict=False)
-    used = _used(session, subnet_id)
-    if requested:
-        addr = ipaddress.ip_address(requested)
-        if addr not in net:
-            raise ValidationFailure(f"IP address {requested} is not in subnet {subnet_id}.")
-        if str(addr) in used or (gateway and addr == ipaddress.ip_address(gateway)):
-            raise Conflict(f"The VIP IP address is already in use: {requested}")
-        chosen = str(addr)
-    else:
-        chosen = ""
-        skip = {gateway} if gateway else set()
-        for host in net.hosts():
-            text = str(host)
-            if text not in used and text not in skip:
-                chosen = text
-                break
-        if not chosen:
-            raise Conflict(f"No more IP addresses available on subnet {subnet_id}.")
-    session.add(
-        IPAllocation(subnet_id=subnet_id, address=chosen, owner_id=owner_id, purpose=purpose)
-    )
-    return chosen
+    try:
+        return ipam.allocate(session, subnet_id, cidr, owner_id, requested, gateway, purpose)
+    except AddressInUse:
+        raise Conflict(f"The VIP IP address is already in use: {requested}") from None
+    except OutOfRange:
+        raise ValidationFailure(f"IP address {requested} is not in subnet {subnet_id}.") from None
+    except Exhausted:
+        raise Conflict(f"No more IP addresses available on subnet {subnet_id}.") from None
 
 
 def resolve_vip(
@@ -129,7 +109,7 @@ def resolve_vip(
     if address and ipaddress.ip_address(address).version == 6:
         cidr = NOOP_CIDR6
     if address and ipaddress.ip_address(address) not in ipaddress.ip_network(cidr):
-        if address in _used(session, pseudo_subnet):
+        if address in ipam.used(session, pseudo_subnet):
             raise Conflict(f"The VIP IP address is already in use: {address}")
         session.add(IPAllocation(subnet_id=pseudo_subnet, address=address, owner_id=lb_id))
         chosen = address

@@ -139,8 +139,10 @@ def test_kill_9_mid_reconcile_leaves_nothing_stuck(cluster: dict) -> None:  # ty
 def test_two_controllers_never_reconcile_one_lb_at_once(cluster: dict) -> None:  # type: ignore[type-arg]
     client: httpx.Client = cluster["client"]  # type: ignore[assignment]
     start = cluster["start"]
-    for _ in range(2):
+    controllers = [
         start("controller", PORTUS_NOOP_DELAY="0.15")  # type: ignore[operator]
+        for _ in range(2)
+    ]
     ids = []
     for i in range(6):
         r = client.post(LBS, json={"loadbalancer": {"vip_subnet_id": "public", "name": f"p{i}"}})
@@ -152,6 +154,8 @@ def test_two_controllers_never_reconcile_one_lb_at_once(cluster: dict) -> None: 
         time.sleep(0.1)
     for lb_id in ids:
         assert wait_status(client, lb_id, "ACTIVE", timeout=30)["name"] == "r3"
+    for controller in controllers:
+        controller.stop()  # graceful: in-flight reconciles finish and are journalled
     events = journal(cluster["journal"])  # type: ignore[arg-type]
     pids = {pid for _, pid, _, _ in events}
     assert len(pids) == 2, "both controllers should have done work"

@@ -12,6 +12,8 @@ import os
 import time
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from portus.db.models import LoadBalancer
 
 
@@ -35,7 +37,10 @@ class NoopProvider:
             time.sleep(self.delay)
         self._note("end", lb)
 
-    def apply(self, lb: LoadBalancer) -> None:
+    def prepare(self, session: Session, lb: LoadBalancer) -> object:
+        return None
+
+    def apply(self, lb: LoadBalancer, plan: object = None) -> None:
         self._work(lb)
 
     def delete(self, lb: LoadBalancer) -> None:
