@@ -19,6 +19,8 @@ from portus.db.engine import Database
 from portus.db.migrate import upgrade
 from portus.reconcile.controller import Waker
 
+pytest_plugins = ["dataplane_support"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
