@@ -60,6 +60,7 @@ COLUMNS = {
 }
 COLUMNS["tenant_id"] = Listener.project_id
 COLUMNS["loadbalancer_id"] = Listener.load_balancer_id
+COLUMNS["load_balancer_id"] = Listener.load_balancer_id
 
 
 def _policy_ids(session: Session, listener_ids: list[str]) -> dict[str, list[str]]:

@@ -51,6 +51,7 @@ COLUMNS = {
 }
 COLUMNS["tenant_id"] = Pool.project_id
 COLUMNS["loadbalancer_id"] = Pool.load_balancer_id
+COLUMNS["load_balancer_id"] = Pool.load_balancer_id
 
 
 class Related:
