@@ -31,8 +31,26 @@ def build_providers(settings: config.Settings) -> dict[str, Provider]:
     if settings.provider == "amphora":
         from portus.reconcile.providers.amphora import AmphoraProvider
 
-        providers["amphora"] = AmphoraProvider(settings)
+        providers["amphora"] = AmphoraProvider(settings, build_agent(settings))
     return providers
+
+
+def build_agent(settings: config.Settings) -> Any:
+    """The in-process agent, or a client of a remote `portus agent` (mutual TLS)."""
+    if settings.agent_url:
+        from portus.agent.pki import PkiPaths
+        from portus.drivers.remote import RemoteAgent
+
+        paths = PkiPaths(settings.pki_dir or settings.state_dir / "pki")
+        return RemoteAgent(
+            settings.agent_url,
+            ca_cert=paths.ca_cert,
+            client_cert=paths.client_cert,
+            client_key=paths.client_key,
+        )
+    from portus.drivers.local import LocalAgent
+
+    return LocalAgent(settings.state_dir / "agent")
 
 
 def build_controller(settings: config.Settings, db: Database, waker: Waker) -> Controller:
@@ -122,6 +140,23 @@ def cmd_controller(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """The LB-host agent: amphorae on this host, behind HTTPS with mutual TLS."""
+    from portus.agent.server import serve
+
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    serve(settings, bind=args.bind or "127.0.0.1:9443", pki_dir=settings.pki_dir)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build a load balancer over two demo backends and show requests being balanced."""
+    from portus.demo import run_demo
+
+    return run_demo(args.url)
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -150,6 +185,12 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=(fn.__doc__ or name).splitlines()[0])
         _common(p, serve)
         p.set_defaults(fn=fn)
+    agent = sub.add_parser("agent", help=(cmd_agent.__doc__ or "").splitlines()[0])
+    _common(agent, True)
+    agent.set_defaults(fn=cmd_agent)
+    demo = sub.add_parser("demo", help=(cmd_demo.__doc__ or "").splitlines()[0])
+    demo.add_argument("--url", default="http://127.0.0.1:9876", help="Portus API endpoint")
+    demo.set_defaults(fn=cmd_demo)
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     up = dbsub.add_parser("upgrade", help="apply migrations up to head")

@@ -61,7 +61,7 @@ class Settings:
     bind: str = DEFAULT_BIND
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     database_url: str | None = None
-    provider: str = "noop"
+    provider: str = "amphora"
     auth_strategy: str = "noauth"
     default_project_id: str = "admin"
     keystone_auth_url: str | None = None
@@ -74,6 +74,9 @@ class Settings:
     controller_workers: int = 4
     loadbalancer_topology: str = "SINGLE"
     log_level: str = "info"
+    # Where amphorae run: the in-process agent (None) or a remote `portus agent` over mTLS.
+    agent_url: str | None = None
+    pki_dir: Path | None = None
     # Testing knobs of the noop provider (see portus.reconcile.providers.noop).
     noop_delay: float = 0.0
     noop_journal: str | None = None
@@ -119,7 +122,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         bind=e.get("PORTUS_BIND", DEFAULT_BIND),
         state_dir=Path(e.get("PORTUS_STATE_DIR", DEFAULT_STATE_DIR)),
         database_url=e.get("PORTUS_DATABASE_URL") or None,
-        provider=e.get("PORTUS_PROVIDER", "noop"),
+        provider=e.get("PORTUS_PROVIDER", "amphora"),
         auth_strategy=e.get("PORTUS_AUTH_STRATEGY", "noauth"),
         default_project_id=e.get("PORTUS_DEFAULT_PROJECT_ID", "admin"),
         keystone_auth_url=e.get("PORTUS_KEYSTONE_AUTH_URL") or None,
@@ -132,6 +135,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         controller_workers=int(e.get("PORTUS_CONTROLLER_WORKERS", "4")),
         loadbalancer_topology=e.get("PORTUS_LOADBALANCER_TOPOLOGY", "SINGLE"),
         log_level=e.get("PORTUS_LOG_LEVEL", "info"),
+        agent_url=e.get("PORTUS_AGENT_URL") or None,
+        pki_dir=Path(e["PORTUS_PKI_DIR"]) if e.get("PORTUS_PKI_DIR") else None,
         noop_delay=float(e.get("PORTUS_NOOP_DELAY", "0")),
         noop_journal=e.get("PORTUS_NOOP_JOURNAL") or None,
     )
