@@ -55,12 +55,13 @@ COLUMNS["tenant_id"] = LoadBalancer.project_id
 
 
 def _child_ids(session: Session, lb_ids: list[str]) -> tuple[dict[str, list[str]], ...]:
+    """Listener and pool ids per LB, two small queries for a whole page."""
     out: tuple[dict[str, list[str]], dict[str, list[str]]] = ({}, {})
-    for index, model in enumerate((Listener, Pool)):
+    for index, table in enumerate((Listener.__table__, Pool.__table__)):
         rows = session.execute(
-            select(model.load_balancer_id, model.id)
-            .where(model.load_balancer_id.in_(lb_ids))
-            .order_by(model.created_at)
+            select(table.c.load_balancer_id, table.c.id)
+            .where(table.c.load_balancer_id.in_(lb_ids))
+            .order_by(table.c.created_at)
         )
         for lb_id, child_id in rows:
             out[index].setdefault(lb_id, []).append(child_id)
