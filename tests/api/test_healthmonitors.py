@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +13,6 @@ from conftest import Portus
 
 HMS = "/v2/lbaas/healthmonitors"
 POOLS = "/v2/lbaas/pools"
-OPENSTACK = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "openstack")
 
 
 def make_pool(portus: Portus, lb_id: str, protocol: str = "HTTP", **extra: Any) -> dict[str, Any]:
@@ -282,10 +281,20 @@ def test_quota(portus: Portus) -> None:
 
 
 def openstack(portus: Portus, *args: str) -> Any:
-    cmd = [OPENSTACK, "--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if out.stdout.strip() else None
+    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
+    from openstackclient import shell
+    from osc_lib.clientmanager import ClientCache, ClientManager
+
+    for attr in vars(ClientManager).values():
+        if isinstance(attr, ClientCache):
+            attr._handle = None  # clients are cached per class: forget the last endpoint
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = shell.OpenStackShell().run(argv)
+    assert code == 0, err.getvalue()
+    text = out.getvalue()
+    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(portus: Portus) -> None:
