@@ -30,5 +30,13 @@ def unique_name(kind: str = "", *, max_len: int | None = None, random_len: int =
 
 
 def unique_ifname(kind: str = "") -> str:
-    """A unique network interface name (bridge, veth) that fits the kernel's 15 characters."""
-    return unique_name(kind, max_len=IFNAME_MAX)
+    """A unique network interface name (bridge, veth) within the kernel's 15 characters.
+
+    `portus-<kind><hex>`: no dash before the random part, so a kind of up to four letters
+    (br, veth, vip) still leaves at least four random hex characters.
+    """
+    head = f"{PREFIX}-{kind}"
+    length = IFNAME_MAX - len(head)
+    if length < _MIN_RANDOM:
+        raise ValueError(f"kind {kind!r} too long for an interface name; use at most 4 letters")
+    return head + secrets.token_hex((length + 1) // 2)[:length]
