@@ -242,6 +242,17 @@ class KeystoneInfo:
             self._request("POST", "/endpoints", json=endpoint)
         return service_id
 
+    def register_portus(self, url: str) -> None:
+        """Catalog entries the openstack CLI needs to reach Portus with a Keystone login.
+
+        `load-balancer` is Portus. octaviaclient also builds openstacksdk's `network` proxy
+        for every loadbalancer command (to resolve subnet/port names), which fails unless a
+        `network` endpoint exists; it points at Portus too and is only contacted when a
+        command names a subnet, network or port.
+        """
+        self.register_service("load-balancer", url, name="portus")
+        self.register_service("network", url, name="portus-network")
+
     def middleware_config(self) -> dict[str, str]:
         """keystonemiddleware auth_token options for a Portus API that trusts this Keystone."""
         return {

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli import KeystoneLogin, run_openstack_keystone
 from tests.support.keystone import ALL_ROLES, KeystoneInfo, keystone_installed, running_keystone
+from tests.support.paths import venv_bin
+from tests.support.ports import free_port
+from tests.support.portus_proc import PortusProcess
 
 pytestmark = [
     pytest.mark.keystone,
@@ -93,11 +98,12 @@ def test_service_user_can_validate_other_tokens(keystone: KeystoneInfo) -> None:
 
 
 def test_registered_service_appears_in_the_catalog(keystone: KeystoneInfo) -> None:
-    keystone.register_service("load-balancer", "http://127.0.0.1:9876")
+    # Not `load-balancer`: the Keystone is shared by this module and a later test puts Portus there.
+    keystone.register_service("example", "http://127.0.0.1:9876")
     user = keystone.create_user("erin", "tenant-e", roles=["load-balancer_member"])
     _, body = keystone.token_with_body(user.name, user.password, user.project_name)
     catalog = {s["type"]: s for s in body["token"]["catalog"]}
-    urls = {e["url"] for e in catalog["load-balancer"]["endpoints"]}
+    urls = {e["url"] for e in catalog["example"]["endpoints"]}
     assert urls == {"http://127.0.0.1:9876"}
 
 
@@ -107,3 +113,23 @@ def test_keystone_is_gone_after_the_block(tmp_path: Path) -> None:
         assert httpx.get(url).status_code == 200
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=2)
+
+
+@pytest.mark.skipif(not venv_bin("portus").exists(), reason="portus is not installed")
+def test_openstack_cli_reaches_portus_through_keystone(
+    keystone: KeystoneInfo, tmp_path: Path
+) -> None:
+    """The whole keystone-auth path: CLI login, catalog lookup, keystonemiddleware in Portus."""
+    port = free_port()
+    keystone.register_portus(f"http://127.0.0.1:{port}")
+    env = {
+        "PORTUS_KEYSTONE_AUTH_URL": keystone.auth_url,
+        "PORTUS_KEYSTONE_CONFIG": json.dumps(keystone.middleware_config()),
+    }
+    args = ["up", "--provider", "noop", "--auth-strategy", "keystone"]
+    with PortusProcess(args, env=env, state_dir=tmp_path, port=port) as portus:
+        user = keystone.create_user("frank", "tenant-f", roles=["load-balancer_member", "member"])
+        login = KeystoneLogin(keystone.auth_url, user.name, user.password, user.project_name)
+        assert run_openstack_keystone(login, "loadbalancer", "list") == []
+        anonymous = httpx.get(f"{portus.url}/v2/lbaas/loadbalancers")
+        assert anonymous.status_code == 401
