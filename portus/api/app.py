@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from portus import constants as c
 from portus.api import auth, errors
 from portus.api.edge import Edge
-from portus.api.routes import ROUTERS
+from portus.api.routes import ROUTERS, identity
 from portus.service.common import Services
 
 VERSION_DATES = {
@@ -56,6 +56,8 @@ def create_app(svc: Services) -> FastAPI:
         @app.get(prefix + "/octavia", include_in_schema=False)
         def v2_root() -> JSONResponse:
             return JSONResponse("v2")
+
+    app.include_router(identity.router)
 
     @app.get("/healthcheck", include_in_schema=False)
     def healthcheck() -> Response:

@@ -224,11 +224,6 @@ def test_members_go_offline_under_a_monitor(portus: Portus) -> None:
     assert portus.client.get(member_url).json()["member"]["operating_status"] == "OFFLINE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile/finalize.py reloads the graph without populate_existing after dropping "
-    "rows, so pool.health_monitor still points at the deleted monitor",
-)
 def test_deleting_the_monitor_sets_members_back_to_no_monitor(portus: Portus) -> None:
     lb, pool, member_url = _pool_with_member(portus)
     hm = post_hm(portus, pool["id"]).json()["healthmonitor"]
