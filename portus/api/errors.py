@@ -65,8 +65,7 @@ def validation_message(err: dict[str, Any]) -> str:
         reason = f"Wrong type. Expected '{expected}', got '{type(value).__name__}'"
     else:
         reason = str(err.get("msg", "")).removeprefix("Value error, ")
-    shown = value if not isinstance(value, dict | list) else value
-    return f"Invalid input for field/attribute {field}. Value: '{shown}'. {reason}"
+    return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"
 
 
 def install(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ say which API names map to which columns.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,10 +71,8 @@ class Page:
 
 def _coerce(column: Any, raw: str) -> Any:
     python_type = None
-    try:
+    with contextlib.suppress(NotImplementedError, AttributeError):
         python_type = column.type.python_type
-    except (NotImplementedError, AttributeError):
-        pass
     if python_type is bool:
         low = raw.lower()
         if low in TRUE:

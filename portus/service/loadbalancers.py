@@ -1,4 +1,5 @@
-"""Load balancer use cases: create (also fully populated), update, delete, failover, stats, status."""
+"""Load balancer use cases: create (also fully populated), update, delete, failover, stats,
+status tree."""
 
 from __future__ import annotations
 
