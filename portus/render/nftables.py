@@ -6,7 +6,10 @@ has no ``destroy``). Contents:
 
 * ``chain allowed`` (filter, prerouting, priority mangle = before DNAT): for each listener with
   ``allowed_cidrs``, traffic to its VIPs/port/L4 protocol is accepted from the CIDRs and dropped
-  otherwise. One place for TCP, UDP and SCTP listeners alike.
+  otherwise. One place for TCP, UDP and SCTP listeners alike. Traffic arriving on ``lo`` is the
+  amphora's own (the agent's post-apply probe connects to every bind from inside) and is never
+  filtered: the allow-list is about tenants' clients, as Octavia's security group on the VIP
+  port is.
 * one map per UDP/SCTP service (see ``portus.ir.model.L4ServiceIR``), then
   ``chain prerouting`` (nat) with ``dnat <family> to <selector> mod N map @<map>``, and
   ``chain postrouting`` masquerading DNATed flows so member replies come back through the
@@ -72,7 +75,7 @@ def render_nftables(ir: AmphoraIR) -> str:
     body: list[str] = []
     for svc in services:
         body += _map(svc)
-    allowed: list[str] = []
+    allowed: list[str] = ['iifname "lo" accept'] if ir.allowed_cidrs else []
     for rule in ir.allowed_cidrs:
         allowed += _allowed(rule)
     filter_hook = "type filter hook prerouting priority mangle; policy accept;"
