@@ -209,6 +209,6 @@ def test_app_cookie_replayed_sticks_to_the_member_that_set_it(setup: Setup) -> N
 
 
 def test_disabled_and_weight_zero_members_get_nothing(setup: Setup) -> None:
-    on, off, drained = setup.servers["off"]
+    _, off, drained = setup.servers["off"]
     assert names(setup.url("off"), 12) == Counter({"on": 12})
     assert off.requests == [] and drained.requests == []
