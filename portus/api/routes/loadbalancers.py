@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portus import constants as c
 from portus.api.deps import (
     FastJSONResponse,
     collection_url,
@@ -19,8 +20,7 @@ from portus.api.deps import (
     status_fields,
 )
 from portus.api.schemas.loadbalancer import LoadBalancerCreateBody, LoadBalancerUpdateBody
-from portus.db.models import Listener, LoadBalancer, Pool
-from portus import constants as c
+from portus.db.models import Listener, LoadBalancer, Pool, Tag
 from portus.service import loadbalancers as uc
 from portus.service.common import Services, get_scoped, tags_of
 from portus.service.listing import ListParams, paginate, scoped, select_fields
@@ -125,6 +125,31 @@ def render_full(session: Session, lb_id: str) -> dict[str, Any]:
     return body
 
 
+def _aggregated(column: Any, key: Any, parent: Any) -> Any:
+    """A correlated subquery: the ids (or tags) of one LB's children, comma-joined."""
+    table = column.table
+    return (
+        select(func.aggregate_strings(column, ","))
+        .where(key == parent)
+        .correlate(LB)
+        .scalar_subquery()
+        .label(f"{table.name}_agg")
+    )
+
+
+LB = LoadBalancer.__table__
+LIST_COLUMNS = [
+    *LB.c,
+    _aggregated(Listener.__table__.c.id, Listener.__table__.c.load_balancer_id, LB.c.id),
+    _aggregated(Pool.__table__.c.id, Pool.__table__.c.load_balancer_id, LB.c.id),
+    _aggregated(Tag.__table__.c.tag, Tag.__table__.c.resource_id, LB.c.id),
+]
+
+
+def _split(value: str | None) -> list[str]:
+    return sorted(value.split(",")) if value else []
+
+
 @router.get(BASE)
 def list_loadbalancers(
     request: Request,
@@ -133,7 +158,7 @@ def list_loadbalancers(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     with svc.db.read() as s:
-        stmt = select(LoadBalancer.__table__).where(LoadBalancer.provisioning_status != c.DELETED)
+        stmt = select(*LIST_COLUMNS).where(LoadBalancer.provisioning_status != c.DELETED)
         if not ctx.can_read_all:
             ctx.require_read(ctx.project_id)
         stmt = scoped(stmt, LoadBalancer, ctx.project_id, ctx.can_read_all)
@@ -147,17 +172,14 @@ def list_loadbalancers(
             max_limit=svc.settings.pagination_max_limit,
             core=True,
         )
-        ids = [lb.id for lb in page.rows]
-        tags = tags_of(s, ids)
-        listeners, pools = _child_ids(s, ids)
-        fields = params.fields
-        items = [
-            select_fields(
-                view(lb, tags.get(lb.id, []), listeners.get(lb.id, []), pools.get(lb.id, [])),
-                fields,
-            )
-            for lb in page.rows
-        ]
+    fields = params.fields
+    items = [
+        select_fields(
+            view(lb, _split(lb.tags_agg), _split(lb.listeners_agg), _split(lb.pools_agg)),
+            fields,
+        )
+        for lb in page.rows
+    ]
     return FastJSONResponse({"loadbalancers": items, "loadbalancers_links": page.links})
 
 
