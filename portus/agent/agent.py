@@ -113,6 +113,7 @@ class Agent:
                     info = replace(info, cgroups=tuple(str(d) for d in cg.dirs))
                 self._save(spec.id, {"spec": asdict(spec), "info": asdict(info)})
                 netns.create_netns(ns)
+                netns.enable_forwarding(ns)
                 legs: list[InterfaceInfo] = []
                 for i, leg in enumerate(spec.networks):
                     host = netns.host_veth_name(spec.id, i)

@@ -62,6 +62,17 @@ def create_netns(name: str) -> None:
     run(["ip", "-n", name, "link", "set", "lo", "up"])
 
 
+def enable_forwarding(name: str) -> None:
+    """Let the namespace forward packets (IPv4 and IPv6).
+
+    UDP/SCTP listeners DNAT to members through the amphora, which needs forwarding inside it;
+    a new namespace starts with it off. Only this namespace's own setting changes, and the
+    rendered nftables ruleset forwards nothing but DNATed flows.
+    """
+    for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
+        run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", key])
+
+
 def delete_netns(name: str) -> None:
     if netns_exists(name):
         run(["ip", "netns", "delete", name])

@@ -10,6 +10,8 @@ has no ``destroy``). Contents:
   amphora's own (the agent's post-apply probe connects to every bind from inside) and is never
   filtered: the allow-list is about tenants' clients, as Octavia's security group on the VIP
   port is.
+* ``chain forward`` (filter, policy drop): the amphora forwards only DNATed flows (the agent
+  turns forwarding on for UDP/SCTP), so it never routes between its legs otherwise.
 * one map per UDP/SCTP service (see ``portus.ir.model.L4ServiceIR``), then
   ``chain prerouting`` (nat) with ``dnat <family> to <selector> mod N map @<map>``, and
   ``chain postrouting`` masquerading DNATed flows so member replies come back through the
@@ -80,6 +82,8 @@ def render_nftables(ir: AmphoraIR) -> str:
         allowed += _allowed(rule)
     filter_hook = "type filter hook prerouting priority mangle; policy accept;"
     body += _chain("allowed", filter_hook, allowed)
+    forward_hook = "type filter hook forward priority filter; policy drop;"
+    body += _chain("forward", forward_hook, ["ct status dnat accept"])
     dnat: list[str] = []
     for svc in services:
         dnat += _dnat(svc)

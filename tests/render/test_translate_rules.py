@@ -24,7 +24,7 @@ def test_disabled_lb_renders_no_proxies_services_or_filters() -> None:
     ir = translate(replace(lb, admin_state_up=False), amp, LAYOUT)
     assert (ir.frontends, ir.backends, ir.l4_services, ir.allowed_cidrs) == ((), (), (), ())
     assert "frontend" not in render_haproxy(ir)
-    assert "dnat" not in render_nftables(ir) and "drop" not in render_nftables(ir)
+    assert "dport" not in render_nftables(ir)  # neither DNAT rules nor allow-list filters
 
 
 def test_disabled_listener_and_pool_are_skipped() -> None:
