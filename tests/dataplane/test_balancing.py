@@ -212,3 +212,49 @@ def test_disabled_and_weight_zero_members_get_nothing(setup: Setup) -> None:
     _, off, drained = setup.servers["off"]
     assert names(setup.url("off"), 12) == Counter({"on": 12})
     assert off.requests == [] and drained.requests == []
+
+
+def test_member_added_to_a_cookie_pool_serves_with_its_own_cookie(
+    setup: Setup, amp_portus_module: Portus, module_lab: Lab
+) -> None:
+    """HAProxy cannot add cookie servers at runtime; the new member must still arrive."""
+    api = amp_portus_module.client
+    pool = api.get("/v2/lbaas/pools", params={"name": "http_cookie"}).json()["pools"][0]
+    new = module_lab.http("hc-new")
+    r = api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": member(new)})
+    assert r.status_code == 201, r.text
+    new_id = r.json()["member"]["id"]
+    amp_portus_module.wait_lb(setup.lb["id"])
+    url = setup.url("http_cookie")
+    assert names(url, 9, fresh=True) == Counter({"hc-a": 3, "hc-b": 3, "hc-new": 3})
+    assert names(url, 5, fresh=True, cookies={"SRV": new_id}) == Counter({"hc-new": 5})
+
+
+def test_member_added_to_a_monitored_pool_is_checked_and_serves(
+    setup: Setup, amp_portus_module: Portus, module_lab: Lab
+) -> None:
+    api = amp_portus_module.client
+    pool = api.get("/v2/lbaas/pools", params={"name": "rr"}).json()["pools"][0]
+    r = api.post(
+        "/v2/lbaas/healthmonitors",
+        json={
+            "healthmonitor": {
+                "pool_id": pool["id"],
+                "type": "HTTP",
+                "delay": 1,
+                "timeout": 1,
+                "max_retries": 1,
+                "max_retries_down": 1,
+            }
+        },
+    )
+    assert r.status_code == 201, r.text
+    amp_portus_module.wait_lb(setup.lb["id"])
+    sick = module_lab.http("rr-sick")
+    sick.status = 500
+    r = api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": member(sick)})
+    assert r.status_code == 201, r.text
+    amp_portus_module.wait_lb(setup.lb["id"])
+    # A second probe arrives only after the first one's verdict (fall 1: DOWN) was taken.
+    assert wait_until(lambda: len(sick.requests) >= 2, timeout=10)
+    assert names(setup.url("rr"), 9) == Counter({"rr-a": 3, "rr-b": 3, "rr-c": 3})
