@@ -69,13 +69,14 @@ def test_cluster_stops_when_the_block_raises(tmp_path: Path) -> None:
     assert not cluster.base_dir.exists()
 
 
-def test_extra_databases_are_isolated(tmp_path: Path) -> None:
+def test_extra_databases_are_isolated_and_only_loopback_listens(tmp_path: Path) -> None:
     with running_postgres(tmp_path) as cluster:
         url_a = cluster.create_database("alpha")
         url_b = cluster.create_database("beta")
         engine_a, engine_b = sa.create_engine(url_a), sa.create_engine(url_b)
         with engine_a.begin() as conn:
             conn.execute(sa.text("CREATE TABLE t (x int)"))
+            assert conn.execute(sa.text("SHOW listen_addresses")).scalar_one() == "127.0.0.1"
         with engine_b.connect() as conn:
             found = conn.execute(sa.text("SELECT to_regclass('public.t')")).scalar_one()
             assert found is None
@@ -84,12 +85,3 @@ def test_extra_databases_are_isolated(tmp_path: Path) -> None:
         cluster.drop_database("alpha")
         with pytest.raises(ValueError):
             cluster.create_database("bad; DROP")
-
-
-def test_only_loopback_is_listened_on(tmp_path: Path) -> None:
-    with running_postgres(tmp_path) as cluster:
-        engine = sa.create_engine(cluster.url)
-        with engine.connect() as conn:
-            listen = conn.execute(sa.text("SHOW listen_addresses")).scalar_one()
-        engine.dispose()
-    assert listen == "127.0.0.1"
