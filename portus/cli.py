@@ -65,6 +65,50 @@ def build_controller(settings: config.Settings, db: Database, waker: Waker) -> C
     )
 
 
+def heartbeat_key(settings: config.Settings) -> bytes:
+    from portus.agent.heartbeat import load_key
+
+    return load_key(settings.state_dir / "heartbeat.key", settings.heartbeat_key)
+
+
+def build_health(settings: config.Settings, db: Database, notify: Any = None) -> Any:
+    """The health process (heartbeat receiver, status/stats writer, failover trigger)."""
+    from portus.health.service import HealthOptions, HealthService
+
+    options = HealthOptions(
+        bind=settings.health_bind,
+        heartbeat_timeout=settings.heartbeat_timeout,
+        check_interval=settings.health_check_interval,
+        failover_threshold=settings.failover_threshold,
+        max_skew=max(30.0, 3 * settings.heartbeat_timeout),
+        heartbeat_write=max(1.0, settings.heartbeat_timeout / 3),
+    )
+    return HealthService(db, heartbeat_key(settings), options, notify=notify)
+
+
+def build_heartbeat(settings: config.Settings, source: Any, target: tuple[str, int]) -> Any:
+    """Heartbeats of the amphorae ``source`` (an agent) holds, sent to the health process."""
+    from portus.agent.heartbeat import HeartbeatSender
+
+    return HeartbeatSender(
+        source, heartbeat_key(settings), [target], interval=settings.heartbeat_interval
+    )
+
+
+def local_agent_of(controller: Controller) -> Any:
+    """The in-process agent of the amphora provider, if there is one (it sends heartbeats)."""
+    from portus.drivers.local import LocalAgent
+
+    provider = controller.providers.get("amphora")
+    agent = getattr(provider, "agent", None)
+    return agent if isinstance(agent, LocalAgent) else None
+
+
+def _target(bind: str) -> tuple[str, int]:
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def build_app(settings: config.Settings, db: Database, notify: Any = None) -> Any:
     from portus.api.app import create_app
 
@@ -107,9 +151,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     waker = Waker()
     controller = build_controller(settings, db, waker)
     controller.start()
+    health = build_health(settings, db, waker.notify)
+    address = health.start()
+    agent = local_agent_of(controller)
+    sender = build_heartbeat(settings, agent, address).start() if agent is not None else None
     try:
         _serve(settings, build_app(settings, db, waker.notify))
     finally:
+        if sender is not None:
+            sender.stop()
+        health.stop()
         controller.stop()
         db.dispose()
     return 0
@@ -142,11 +193,38 @@ def cmd_controller(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     """The LB-host agent: amphorae on this host, behind HTTPS with mutual TLS."""
+    from portus.agent.agent import Agent
     from portus.agent.server import serve
 
     settings = _settings(args)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    serve(settings, bind=args.bind or "127.0.0.1:9443", pki_dir=settings.pki_dir)
+    source = Agent(settings.state_dir / "agent")
+    sender = build_heartbeat(settings, source, _target(settings.health_bind)).start()
+    try:
+        serve(settings, bind=args.bind or "127.0.0.1:9443", pki_dir=settings.pki_dir)
+    finally:
+        sender.stop()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """The health process: heartbeats in, operating status and stats out, failover."""
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    health = build_health(settings, db)
+    health.start()
+    _wait_for_signal()
+    health.stop()
+    db.dispose()
     return 0
 
 
@@ -181,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
         ("up", cmd_up, True),
         ("api", cmd_api, True),
         ("controller", cmd_controller, False),
+        ("health", cmd_health, False),
     ):
         p = sub.add_parser(name, help=(fn.__doc__ or name).splitlines()[0])
         _common(p, serve)

@@ -77,6 +77,20 @@ class Settings:
     # Where amphorae run: the in-process agent (None) or a remote `portus agent` over mTLS.
     agent_url: str | None = None
     pki_dir: Path | None = None
+    # Health and failover (portus.health, portus.agent.heartbeat); key None = generated and
+    # kept in <state_dir>/heartbeat.key (one-host setups; set it for remote agents).
+    heartbeat_key: str | None = None
+    health_bind: str = "127.0.0.1:5555"
+    heartbeat_interval: float = 1.0
+    heartbeat_timeout: float = 5.0
+    health_check_interval: float = 0.5
+    failover_threshold: int | None = None
+    vrrp_advert_int: float = 0.2
+    # Housekeeping (portus.housekeeping).
+    spare_pool_size: int = 0
+    deleted_expiry_seconds: float = 7 * 24 * 3600.0
+    housekeeping_interval: float = 30.0
+    cert_expiry_buffer_seconds: float = 14 * 24 * 3600.0
     # Testing knobs of the noop provider (see portus.reconcile.providers.noop).
     noop_delay: float = 0.0
     noop_journal: str | None = None
@@ -137,6 +151,21 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         log_level=e.get("PORTUS_LOG_LEVEL", "info"),
         agent_url=e.get("PORTUS_AGENT_URL") or None,
         pki_dir=Path(e["PORTUS_PKI_DIR"]) if e.get("PORTUS_PKI_DIR") else None,
+        heartbeat_key=e.get("PORTUS_HEARTBEAT_KEY") or None,
+        health_bind=e.get("PORTUS_HEALTH_BIND", "127.0.0.1:5555"),
+        heartbeat_interval=float(e.get("PORTUS_HEARTBEAT_INTERVAL", "1")),
+        heartbeat_timeout=float(e.get("PORTUS_HEARTBEAT_TIMEOUT", "5")),
+        health_check_interval=float(e.get("PORTUS_HEALTH_CHECK_INTERVAL", "0.5")),
+        failover_threshold=int(e["PORTUS_FAILOVER_THRESHOLD"])
+        if e.get("PORTUS_FAILOVER_THRESHOLD")
+        else None,
+        vrrp_advert_int=float(e.get("PORTUS_VRRP_ADVERT_INT", "0.2")),
+        spare_pool_size=int(e.get("PORTUS_SPARE_POOL_SIZE", "0")),
+        deleted_expiry_seconds=float(e.get("PORTUS_DELETED_EXPIRY_SECONDS", str(7 * 24 * 3600))),
+        housekeeping_interval=float(e.get("PORTUS_HOUSEKEEPING_INTERVAL", "30")),
+        cert_expiry_buffer_seconds=float(
+            e.get("PORTUS_CERT_EXPIRY_BUFFER_SECONDS", str(14 * 24 * 3600))
+        ),
         noop_delay=float(e.get("PORTUS_NOOP_DELAY", "0")),
         noop_journal=e.get("PORTUS_NOOP_JOURNAL") or None,
     )

@@ -1,0 +1,1 @@
+"""Housekeeping: purge expired soft-deleted rows, keep the spare pool, rotate agent certs."""
