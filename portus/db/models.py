@@ -397,3 +397,43 @@ class WorkItem(Base):
     lease_expires: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Secret(Base):
+    """A tenant secret of the built-in key manager (Barbican v1 shape).
+
+    ``payload`` holds the Fernet token of the bytes, never the bytes: the key lives outside
+    the database (``portus.drivers.secretbox``).
+    """
+
+    __tablename__ = "secrets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    secret_type: Mapped[str] = mapped_column(String(32), default="opaque")
+    algorithm: Mapped[str | None] = mapped_column(String(64))
+    bit_length: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(64))
+    expiration: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[str | None] = mapped_column(Text)
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class SecretContainer(Base):
+    """A named set of secret refs (``certificate`` containers carry a TLS cert and key)."""
+
+    __tablename__ = "secret_containers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32), default="generic")
+    # [{"name": "certificate", "secret_id": "<uuid>"}, ...]
+    secret_refs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
