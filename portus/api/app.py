@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from portus import constants as c
 from portus.api import auth, errors
 from portus.api.edge import Edge
-from portus.api.routes import ROUTERS, identity
+from portus.api.routes import ROUTERS, barbican, identity
 from portus.service.common import Services
 
 VERSION_DATES = {
@@ -58,6 +58,7 @@ def create_app(svc: Services) -> FastAPI:
             return JSONResponse("v2")
 
     app.include_router(identity.router)
+    barbican.install(app)
 
     @app.get("/healthcheck", include_in_schema=False)
     def healthcheck() -> Response:

@@ -50,10 +50,12 @@ class Edge:
             scope["path"] = path[: -len(".json")]
             scope["raw_path"] = scope["path"].encode()
         headers = Headers(scope=scope)
-        if "content-type" not in headers:
+        # The key manager also serves raw secret payloads (Accept: text/plain, octet-stream).
+        key_manager = path.startswith("/key-manager")
+        if "content-type" not in headers and not key_manager:
             # Octavia reads every body as JSON, whatever the client declared.
             scope["headers"] = [*scope["headers"], (b"content-type", b"application/json")]
-        if not accepts_json(headers.get("accept", "")):
+        if not key_manager and not accepts_json(headers.get("accept", "")):
             await JSONResponse(NOT_ACCEPTABLE, status_code=406)(scope, receive, send)
             return
         outcome = await self.authenticate(scope, headers)
