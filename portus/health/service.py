@@ -144,13 +144,16 @@ class HealthService:
 
     def process(self, beats: list[Beat]) -> None:
         latest: dict[str, Beat] = {}
+        streaks: dict[str, int] = {}  # dead reports since the batch's last healthy one
+        fresh: set[str] = set()  # amphorae with a healthy report in this batch
         for recv, payload in beats:
             amp_id = str(payload["id"])
             if healthy(payload):
                 self.last_seen[amp_id] = recv
-                self.dead_streak[amp_id] = 0
+                streaks[amp_id] = 0
+                fresh.add(amp_id)
             else:
-                self.dead_streak[amp_id] = self.dead_streak.get(amp_id, 0) + 1
+                streaks[amp_id] = streaks.get(amp_id, 0) + 1
             latest[amp_id] = (recv, payload)
         now = self.clock()
         with self.db.session() as s:
@@ -166,6 +169,7 @@ class HealthService:
                     self.receiver.counters["unknown"] += 1
                     continue
                 amp, lb = pair
+                self._count_dead(amp, streaks[amp_id], amp_id in fresh)
                 if not healthy(payload):
                     continue
                 if amp.status == FAILOVER_STOPPED:
@@ -181,6 +185,15 @@ class HealthService:
                     self.stats.observe(amp.id, lb.id, str(payload.get("epoch", "")), listeners)
                 self.status.apply(s, amp.id, lb, payload, now)
         self.processed += len(beats)
+
+    def _count_dead(self, amp: Amphora, streak: int, reset: bool) -> None:
+        """Dead reports count only for a built amphora: one still booting has no HAProxy yet."""
+        if amp.status not in (ALLOCATED, FAILOVER_STOPPED):
+            self.dead_streak[amp.id] = 0
+        elif reset:
+            self.dead_streak[amp.id] = streak
+        else:
+            self.dead_streak[amp.id] = self.dead_streak.get(amp.id, 0) + streak
 
     def flush_stats(self) -> int:
         self._flushed_at = self.clock()
