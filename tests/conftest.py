@@ -2,113 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from portus import config
-from portus.cli import build_app, build_controller
-from portus.db.engine import Database
-from portus.db.migrate import upgrade
-from portus.reconcile.controller import Waker
+from tests.support.portus_app import Portus, make_settings
 
 pytest_plugins = ["dataplane_support"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Portus:
-    """A running Portus (uvicorn in a thread + controller) and an httpx client for it."""
-
-    def __init__(self, settings: config.Settings) -> None:
-        import uvicorn
-
-        self.settings = settings
-        upgrade(settings.db_url)
-        self.db = Database(settings.db_url)
-        self.waker = Waker()
-        self.controller = build_controller(settings, self.db, self.waker)
-        self.app = build_app(settings, self.db, self.waker.notify)
-        cfg = uvicorn.Config(
-            self.app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(cfg)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://{settings.host}:{settings.port}"
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    def start(self) -> Portus:
-        self.controller.start()
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if self.client.get("/").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("portus did not start")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.controller.stop()
-        self.client.close()
-        self.db.dispose()
-
-    # -- helpers for tests -------------------------------------------------------------------
-    def wait_for(
-        self, path: str, key: str, status: str = "ACTIVE", timeout: float = 20
-    ) -> dict[str, Any]:
-        """Poll ``path`` until ``provisioning_status`` is ``status`` (or 404 for DELETED)."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            r = self.client.get(path)
-            if status == "DELETED" and r.status_code == 404:
-                return {}
-            if r.status_code == 200:
-                last = r.json()[key]
-                if last["provisioning_status"] == status:
-                    return dict(last)
-                if last["provisioning_status"] == "ERROR" and status != "ERROR":
-                    raise AssertionError(f"{path} went ERROR: {last}")
-            time.sleep(0.02)
-        raise AssertionError(f"{path} never reached {status}: {last}")
-
-    def wait_lb(self, lb_id: str, status: str = "ACTIVE") -> dict[str, Any]:
-        return self.wait_for(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer", status)
-
-    def create_lb(self, **fields: Any) -> dict[str, Any]:
-        body = {"vip_subnet_id": "public", **fields}
-        r = self.client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": body})
-        assert r.status_code == 201, r.text
-        lb = r.json()["loadbalancer"]
-        return self.wait_lb(lb["id"])
-
-
-def make_settings(tmp: Path, **overrides: Any) -> config.Settings:
-    base = config.from_env({})
-    url = os.environ.get("PORTUS_TEST_DATABASE_URL") if overrides.pop("env_db", True) else None
-    return base.with_(
-        bind=f"127.0.0.1:{free_port()}",
-        state_dir=tmp,
-        provider="noop",
-        controller_poll_seconds=0.05,
-        database_url=url,
-        **overrides,
-    )
 
 
 @pytest.fixture

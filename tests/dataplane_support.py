@@ -33,8 +33,7 @@ import pytest
 
 from portus.agent.netns import call_in_netns
 from portus.config import SubnetConfig
-
-from conftest import Portus, make_settings
+from tests.support.portus_app import Portus, make_settings
 
 T = TypeVar("T")
 

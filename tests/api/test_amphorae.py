@@ -11,8 +11,7 @@ import json
 from typing import Any
 
 from portus.db.models import Amphora, ListenerStats, LoadBalancer
-
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 AMPS = "/v2/octavia/amphorae"
 MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}

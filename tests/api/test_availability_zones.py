@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 ZONES = "/v2/lbaas/availabilityzones"
 PROFILES = "/v2/lbaas/availabilityzoneprofiles"

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 FLAVORS = "/v2/lbaas/flavors"
 PROFILES = "/v2/lbaas/flavorprofiles"

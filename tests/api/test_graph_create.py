@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 LBS = "/v2/lbaas/loadbalancers"
 

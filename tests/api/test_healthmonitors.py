@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 HMS = "/v2/lbaas/healthmonitors"
 POOLS = "/v2/lbaas/pools"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 POLICIES = "/v2/lbaas/l7policies"
 LISTENERS = "/v2/lbaas/listeners"

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from portus.db.models import ListenerStats
-
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 LISTENERS = "/v2/lbaas/listeners"
 POOLS = "/v2/lbaas/pools"

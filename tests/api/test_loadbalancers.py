@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 LBS = "/v2/lbaas/loadbalancers"
 

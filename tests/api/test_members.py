@@ -9,7 +9,7 @@ from typing import Any
 import openstack
 import pytest
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 POOLS = "/v2/lbaas/pools"
 

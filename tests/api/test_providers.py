@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 PROVIDERS = "/v2/lbaas/providers"
 MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}

@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 QUOTAS = "/v2/lbaas/quotas"
 KINDS = ("loadbalancer", "listener", "pool", "healthmonitor", "member", "l7policy", "l7rule")

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import httpx
 
-from conftest import Portus
+from tests.support.portus_app import Portus
+
 from dataplane_support import Backend, needs_root
 
 pytestmark = [needs_root]

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from portus.config import SubnetConfig
+from tests.support.portus_app import Portus
 
-from conftest import Portus
 from dataplane_support import create_lb, needs_root, wait_until
 from health.health_support import Restartable, watch
 

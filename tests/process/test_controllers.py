@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from tests.support.portus_app import free_port
 
 PORTUS = str(Path(sys.executable).parent / "portus")
 LBS = "/v2/lbaas/loadbalancers"

@@ -8,7 +8,7 @@ from pathlib import Path
 from tls_certgen import CA, CLIError
 from tls_certgen import openstack as run_openstack
 
-from conftest import Portus
+from tests.support.portus_app import Portus
 
 
 def km(p: Portus) -> str:
