@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portus import constants as c
 from portus.db.models import L7Policy, L7Rule, Listener, ListenerStats, LoadBalancer, Pool
+from portus.service import tls_refs
 from portus.service import validate_l4 as v
 from portus.service.common import (
     Services,
@@ -120,6 +121,7 @@ def create_in_lb(
     if v.terminates_tls(state):
         v.tls_defaults(state, True)
     _validate(session, lb, state)
+    tls_refs.check_listener(svc, session, lb, state)
     _check_port_free(session, lb, body["protocol"], body["protocol_port"])
     listener = Listener(
         project_id=lb.project_id,
@@ -169,6 +171,7 @@ def update(
         # TLS tuning reset to null (or never set) falls back to the defaults.
         v.tls_defaults(state, True)
     _validate(session, lb, state)
+    tls_refs.check_listener(svc, session, lb, state, old)
     for key, value in state.items():
         if key != "protocol":
             setattr(listener, key, value)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portus import constants as c
 from portus.db.models import HealthMonitor, L7Policy, Listener, LoadBalancer, Member, Pool
+from portus.service import tls_refs
 from portus.service import validate_l4 as v
 from portus.service.common import (
     Services,
@@ -67,6 +68,7 @@ def create_in_lb(
         value = body.get(key)
         state[key] = default if value is None else value
     _tls_state(state)
+    tls_refs.check_pool(svc, session, lb, state)
     pool = Pool(
         project_id=lb.project_id,
         load_balancer_id=lb.id,
@@ -122,6 +124,8 @@ def update(
             if key not in changes:
                 state[key] = None
     _tls_state(state)
+    old = {key: getattr(pool, key) for key in RESET}
+    tls_refs.check_pool(svc, session, pool.load_balancer, state, old)
     if "session_persistence" in changes:
         sent = changes["session_persistence"]
         if sent is None:
