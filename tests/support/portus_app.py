@@ -5,7 +5,6 @@ Shared by the fixtures in tests/conftest.py and by test modules that build their
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -94,13 +93,12 @@ class Portus:
 
 
 def make_settings(tmp: Path, **overrides: Any) -> config.Settings:
-    base = config.from_env({})
-    url = os.environ.get("PORTUS_TEST_DATABASE_URL") if overrides.pop("env_db", True) else None
-    return base.with_(
+    """Noop provider, SQLite under ``tmp`` unless ``database_url`` says otherwise."""
+    overrides.pop("env_db", None)
+    return config.from_env({}).with_(
         bind=f"127.0.0.1:{free_port()}",
         state_dir=tmp,
         provider="noop",
         controller_poll_seconds=0.05,
-        database_url=url,
         **overrides,
     )
