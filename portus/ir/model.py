@@ -100,7 +100,11 @@ class HeaderIR:
 
 @dataclass(frozen=True)
 class FrontendTlsIR:
-    """Room for TERMINATED_HTTPS (a later issue): where the certificates will be."""
+    """TLS termination of a TERMINATED_HTTPS frontend (see ``portus.ir.tls``).
+
+    ``versions`` is (min, max) in HAProxy names; ``verify`` is none/optional/required;
+    ``hsts`` the Strict-Transport-Security value, if any.
+    """
 
     crt_list: str
     ca_file: str | None
@@ -109,6 +113,7 @@ class FrontendTlsIR:
     ciphers: str | None
     versions: tuple[str, ...]
     alpn: tuple[str, ...]
+    hsts: str | None = None
 
 
 @dataclass(frozen=True)

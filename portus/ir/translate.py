@@ -9,8 +9,8 @@ What is rendered at all:
 * UDP and SCTP listeners go to nftables (``portus.ir.l4``), never HAProxy.
 * PROMETHEUS listeners serve HAProxy's built-in ``prometheus-exporter`` on ``/metrics``
   (404 elsewhere) and take no pool or L7 policy.
-* TERMINATED_HTTPS listeners are not rendered yet (certificate handling is a later issue; the
-  IR keeps ``FrontendTlsIR`` for it) and are listed in ``AmphoraIR.notes``.
+* TERMINATED_HTTPS listeners terminate TLS with the certificates shipped into the cert dir
+  (``portus.ir.tls``); one without any certificate ref is skipped with a note.
 * ``insert_headers``: X-Forwarded-For (``option forwardfor``), X-Forwarded-Port,
   X-Forwarded-Proto, and also X-Real-IP, X-Client-IP, X-Forwarded-IP (client address), which
   Octavia accepts but never renders. Values are enabled by the string ``"true"``.
@@ -48,6 +48,7 @@ from portus.ir.model import (
     VrrpIR,
 )
 from portus.ir.net import family
+from portus.ir.tls import frontend_tls, ssl_headers
 
 L4_LISTENERS = ("UDP", "SCTP")
 HAPROXY_POOL_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "PROXY", "PROXYV2")
@@ -154,6 +155,7 @@ def _frontend(
     elif listener.l7policies:
         notes.append(f"listener {listener.id}: L7 policies need an HTTP listener, ignored")
     forwardfor, headers = _headers(listener) if base.mode == "http" else (False, ())
+    headers += ssl_headers(listener)
     fe = replace(
         base,
         forwardfor=forwardfor,
@@ -161,6 +163,7 @@ def _frontend(
         acls=tuple(acls),
         actions=tuple(actions),
         default_backend=backend_name(default_pool.id, listener.id) if default_pool else None,
+        tls=frontend_tls(listener, layout),
     )
     backends = [
         translate_backend(pool, listener, layout, options, peers, notes) for pool in used.values()
@@ -222,8 +225,8 @@ def translate(
         if not listener.admin_state_up:
             notes.append(f"listener {listener.id}: disabled, not rendered")
             continue
-        if listener.protocol == "TERMINATED_HTTPS":
-            notes.append(f"listener {listener.id}: TERMINATED_HTTPS not supported yet")
+        if listener.protocol == "TERMINATED_HTTPS" and frontend_tls(listener, layout) is None:
+            notes.append(f"listener {listener.id}: TERMINATED_HTTPS without a certificate")
             continue
         allowed.extend(translate_allowed_cidrs(listener, _vips(lb)))
         if listener.protocol in L4_LISTENERS:

@@ -41,6 +41,7 @@ from portus.ir.model import (
 )
 from portus.ir.net import bracketed, host_port
 from portus.render.quoting import hap_logformat, hap_word
+from portus.render.tls import bind_tls_words, frontend_tls_lines
 
 POOL_VAR = "txn.portus_pool"
 _GUARD = f"!{{ var({POOL_VAR}) -m found }}"
@@ -114,7 +115,8 @@ def _action(action: L7ActionIR, guarded: bool) -> str:
 
 def _frontend(fe: FrontendIR) -> list[str]:
     lines = [f"mode {fe.mode}"]
-    lines += [f"bind {host_port(b.address, b.port)}" for b in fe.binds]
+    ssl = f" {bind_tls_words(fe.tls)}" if fe.tls else ""
+    lines += [f"bind {host_port(b.address, b.port)}{ssl}" for b in fe.binds]
     lines += [f"maxconn {fe.maxconn}", f"timeout client {fe.timeout_client_ms}"]
     if fe.mode == "http":
         lines += ["option http-keep-alive", "option idle-close-on-response"]
@@ -125,6 +127,8 @@ def _frontend(fe: FrontendIR) -> list[str]:
             "http-request use-service prometheus-exporter if { path /metrics }",
             "http-request return status 404",
         ]
+    if fe.tls:
+        lines += frontend_tls_lines(fe.tls)
     if fe.forwardfor:
         lines.append("option forwardfor")
     lines += [f"http-request set-header {h.name} {h.value}" for h in fe.headers]

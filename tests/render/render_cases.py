@@ -426,7 +426,7 @@ CASES: dict[str, Callable[[], Case]] = {
     ),
     "terminated_https_skipped": lambda: lb(
         listeners=(
-            listener("listener-tls", "TERMINATED_HTTPS", 443, default_tls_container_ref="ref"),
+            listener("listener-tls", "TERMINATED_HTTPS", 443),
             listener(),
         ),
         pools=(pool(),),

@@ -34,6 +34,7 @@ from portus.drivers.agent import NotFound as AgentNotFound
 from portus.drivers.network.bridges import plug_subnet
 from portus.ir.desired import AmphoraLayout
 from portus.ir.translate import translate
+from portus.reconcile import tls_files
 from portus.reconcile.errors import PermanentError, TemporaryError
 from portus.render.files import render_amphora
 
@@ -50,9 +51,11 @@ class Leg:
 
 @dataclass(frozen=True)
 class Plan:
-    """What ``prepare`` decided, for ``apply``: each live amphora's extra legs."""
+    """What ``prepare`` decided, for ``apply``: each live amphora's extra legs, and the
+    certificates its TLS listeners and pools need (fetched once per reconcile)."""
 
     legs: dict[str, list[Leg]]
+    tls: tls_files.TlsMaterial | None = None
 
 
 def parse_limits(text: str | None, default: Limits) -> Limits:
@@ -104,7 +107,8 @@ class AmphoraProvider:
             self._new_amphora(session, lb)
             session.refresh(lb, ["amphorae"])
         return Plan(
-            {a.id: self.member_legs(session, lb, a) for a in lb.amphorae if a.status in LIVE}
+            {a.id: self.member_legs(session, lb, a) for a in lb.amphorae if a.status in LIVE},
+            tls_files.collect(session, lb, self.settings),
         )
 
     def _new_amphora(self, session: Session, lb: LoadBalancer) -> None:
@@ -183,6 +187,7 @@ class AmphoraProvider:
 
     def apply(self, lb: LoadBalancer, plan: object = None) -> None:
         legs = plan.legs if isinstance(plan, Plan) else {}
+        tls = (plan.tls if isinstance(plan, Plan) else None) or tls_files.TlsMaterial()
         spec = lb_spec(lb)
         for amp in lb.amphorae:
             if amp.status in ("PENDING_DELETE", "DELETED", "ERROR"):
@@ -208,6 +213,7 @@ class AmphoraProvider:
                     nft_ruleset=rendered.nftables,
                     keepalived_conf=rendered.keepalived_conf,
                     scripts=rendered.scripts,
+                    files=tls_files.files_for(tls, spec, layout),
                 ),
             )
             if result.error:
