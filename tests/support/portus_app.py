@@ -81,6 +81,17 @@ class Portus:
             time.sleep(0.02)
         raise AssertionError(f"{path} never reached {status}: {last}")
 
+    def wait_for_with(
+        self, client: httpx.Client, path: str, key: str, status: str = "ACTIVE", timeout: float = 20
+    ) -> dict[str, Any]:
+        """``wait_for`` with another client (e.g. one carrying a user's token)."""
+        own = self.client
+        self.client = client
+        try:
+            return self.wait_for(path, key, status, timeout)
+        finally:
+            self.client = own
+
     def wait_lb(self, lb_id: str, status: str = "ACTIVE") -> dict[str, Any]:
         return self.wait_for(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer", status)
 
