@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from portus.agent import apply, cgroups, haproxy, keepalived, netns, nft, support
+from portus.agent.cmd import run
 from portus.agent.errors import AgentError, AlreadyExists, NotFound
 from portus.agent.model import (
     AmphoraInfo,
@@ -147,8 +148,10 @@ class Agent:
 
     def _teardown(self, amphora_id: str, info: AmphoraInfo, legs: int) -> None:
         run_dir = Path(info.run_dir)
-        haproxy.stop(haproxy.HaproxyFiles(run_dir))
+        # keepalived first: its SIGTERM sends a priority-0 advert, so a peer takes the VIP
+        # at once instead of after the master-down timeout while HAProxy is already gone.
         keepalived.stop(keepalived.KeepalivedFiles(run_dir))
+        haproxy.stop(haproxy.HaproxyFiles(run_dir))
         cg = self._cgroup(info)
         if cg is not None:
             cgroups.kill_all(cg)
@@ -181,6 +184,14 @@ class Agent:
                 results.append(nft.clear(info.netns, nft_path))
             else:
                 results.append(nft.apply_ruleset(info.netns, nft_path, files.nft_ruleset))
+            if files.keepalived_conf is not None and not data.get("nonlocal_bind"):
+                # ACTIVE_STANDBY: the backup's HAProxy binds the VIP that keepalived holds on
+                # the master only.
+                run(
+                    ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"],
+                    netns=info.netns,
+                )
+                data["nonlocal_bind"] = True
             target = self._hap(info)
             try:
                 scripts_changed = support.write_files(run_dir, files.scripts, 0o755)

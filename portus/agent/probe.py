@@ -6,6 +6,7 @@ import socket
 from collections.abc import Sequence
 
 from portus.agent import haproxy
+from portus.agent.cmd import run
 from portus.agent.errors import AgentError
 from portus.agent.netns import call_in_netns
 
@@ -23,8 +24,20 @@ def _connect_all(binds: Sequence[tuple[str, int]], timeout: float) -> list[str]:
     return failures
 
 
+def local_addresses(netns: str) -> set[str]:
+    out = run(["ip", "-o", "addr", "show"], netns=netns, check=False).stdout
+    return {tok.split("/")[0] for line in out.splitlines() for tok in line.split()[3:4]}
+
+
 def check_binds(netns: str, binds: Sequence[tuple[str, int]], timeout: float = 1.0) -> str | None:
-    """TCP-connect to every bind from inside the amphora; an error text, or None if all answer."""
+    """TCP-connect to every bind from inside the amphora; an error text, or None if all answer.
+
+    A bind on an address the amphora does not hold (the VIP on an ACTIVE_STANDBY backup,
+    bound through ``ip_nonlocal_bind``) cannot be reached from inside and is skipped.
+    """
+    if binds:
+        local = local_addresses(netns)
+        binds = [b for b in binds if b[0].strip("[]") in local]
     if not binds:
         return None
     failures = call_in_netns(netns, lambda: _connect_all(binds, timeout))

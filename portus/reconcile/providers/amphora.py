@@ -32,7 +32,7 @@ from portus.drivers.agent import (
 )
 from portus.drivers.agent import NotFound as AgentNotFound
 from portus.drivers.network.bridges import plug_subnet
-from portus.ir.desired import AmphoraLayout
+from portus.ir.desired import AmphoraLayout, RenderOptions
 from portus.ir.translate import translate
 from portus.reconcile import tls_files
 from portus.reconcile.errors import PermanentError, TemporaryError
@@ -40,7 +40,19 @@ from portus.render.files import render_amphora
 
 log = logging.getLogger("portus.amphora")
 
-LIVE = ("PENDING_CREATE", "BOOTING", "ALLOCATED")
+LIVE = ("PENDING_CREATE", "BOOTING", "ALLOCATED", "FAILOVER_STOPPED")
+ACTIVE_STANDBY = "ACTIVE_STANDBY"
+PRIORITY = {"MASTER": 100, "BACKUP": 90}
+VRRP_INTERFACE = "eth0"  # the VIP leg is always the first
+
+
+def place(hosts: list[str], taken: list[str | None]) -> str:
+    """Anti-affinity: the first host not already running an amphora of this LB, else the
+    least used one (a single host still works, without the guarantee)."""
+    free = [h for h in hosts if h not in taken]
+    if free:
+        return free[0]
+    return min(hosts, key=lambda h: (taken.count(h), hosts.index(h)))
 
 
 @dataclass(frozen=True)
@@ -78,13 +90,24 @@ def parse_limits(text: str | None, default: Limits) -> Limits:
 class AmphoraProvider:
     name = "amphora"
 
-    def __init__(self, settings: Settings, agent: AmphoraAgent | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        agent: AmphoraAgent | None = None,
+        agents: dict[str, AmphoraAgent] | None = None,
+    ) -> None:
+        """``agents`` maps host names to their agents (several LB hosts); ``agent`` alone is
+        the single host ``local``."""
         self.settings = settings
-        if agent is None:
+        if agent is None and not agents:
             from portus.drivers.local import LocalAgent
 
             agent = LocalAgent(settings.state_dir / "agent")
-        self.agent = agent
+        self.agents: dict[str, AmphoraAgent] = dict(agents or {})
+        if agent is not None:
+            self.agents.setdefault("local", agent)
+        self.agent = agent if agent is not None else next(iter(self.agents.values()))
+        self.options = RenderOptions(vrrp_advert_int=settings.vrrp_advert_int)
         self.default_limits = Limits(cpus=1.0, memory_bytes=512 * 1024 * 1024, pids_max=4096)
         for subnet in settings.subnets:
             plug_subnet(subnet)
@@ -100,34 +123,64 @@ class AmphoraProvider:
         return None
 
     def prepare(self, session: Session, lb: LoadBalancer) -> Plan:
-        """Record the amphorae the LB should have (one for SINGLE) and their member legs."""
+        """Record the amphorae the LB should have (one for SINGLE, a MASTER and a BACKUP for
+        ACTIVE_STANDBY) and their legs. A lost peer's replacement joins as BACKUP; the
+        survivor, which keepalived already made master, is recorded as MASTER."""
         if lb.provisioning_status == "PENDING_DELETE":
             return Plan({})
-        if not [a for a in lb.amphorae if a.status in LIVE]:
-            self._new_amphora(session, lb)
-            session.refresh(lb, ["amphorae"])
+        live = [a for a in lb.amphorae if a.status in LIVE]
+        if lb.topology == ACTIVE_STANDBY:
+            if len(live) == 1 and live[0].role != "MASTER":
+                live[0].role, live[0].vrrp_priority = "MASTER", PRIORITY["MASTER"]
+            roles = {a.role for a in live}
+            for role in ("MASTER", "BACKUP"):
+                if role not in roles:
+                    self._new_amphora(session, lb, role, [a.host for a in live])
+        elif not live:
+            self._new_amphora(session, lb, "STANDALONE", [])
+        session.refresh(lb, ["amphorae"])
         return Plan(
             {a.id: self.member_legs(session, lb, a) for a in lb.amphorae if a.status in LIVE},
             tls_files.collect(session, lb, self.settings),
         )
 
-    def _new_amphora(self, session: Session, lb: LoadBalancer) -> None:
+    def _new_amphora(
+        self, session: Session, lb: LoadBalancer, role: str, taken: list[str | None]
+    ) -> Amphora:
         vip_subnet = self._subnet(lb.vip_subnet_id)
         if vip_subnet is None:
             raise PermanentError(f"VIP subnet {lb.vip_subnet_id} is not a configured subnet")
         amp = Amphora(
             load_balancer_id=lb.id,
-            role="STANDALONE",
+            role=role,
             status="BOOTING",
             ha_ip=lb.vip_address,
             vrrp_ip=None,
             lb_network_ip=lb.vip_address,
-            host="local",
+            host=place(list(self.agents), taken),
             compute_flavor=self._compute_flavor(session, lb),
         )
         session.add(amp)
         session.flush()
         amp.compute_id = f"portus-amp-{amp.id.replace('-', '')[:8]}"
+        if role in PRIORITY:
+            try:
+                address = ipam.allocate(
+                    session,
+                    vip_subnet.id,
+                    vip_subnet.cidr,
+                    amp.id,
+                    None,
+                    vip_subnet.gateway,
+                    "vrrp",
+                )
+            except ValueError as exc:
+                raise PermanentError(f"no VRRP address on {vip_subnet.id}: {exc}") from exc
+            amp.vrrp_ip = amp.lb_network_ip = address
+            amp.vrrp_interface = VRRP_INTERFACE
+            amp.vrrp_id = 1
+            amp.vrrp_priority = PRIORITY[role]
+        return amp
 
     def _compute_flavor(self, session: Session, lb: LoadBalancer) -> str | None:
         if not lb.flavor_id:
@@ -167,7 +220,9 @@ class AmphoraProvider:
         networks = [
             NetworkAttachment(
                 bridge=vip_subnet.bridge,
-                address=amp.ha_ip or lb.vip_address or "",
+                # ACTIVE_STANDBY: the leg has the amphora's own VRRP address, keepalived adds
+                # the VIP on the master.
+                address=amp.vrrp_ip or amp.ha_ip or lb.vip_address or "",
                 prefixlen=vip_net.prefixlen,
                 gateway=vip_subnet.gateway,
             )
@@ -191,22 +246,26 @@ class AmphoraProvider:
         spec = lb_spec(lb)
         for amp in lb.amphorae:
             if amp.status in ("PENDING_DELETE", "DELETED", "ERROR"):
-                self._destroy(amp.id)
-        for amp in lb.amphorae:
-            if amp.status not in LIVE:
-                continue
+                self._destroy(amp.id, amp.host)
+        # The survivor first: it holds the VIP and must learn its new peer before the
+        # replacement's keepalived starts advertising.
+        order = sorted(
+            (a for a in lb.amphorae if a.status in LIVE), key=lambda a: a.status == "BOOTING"
+        )
+        for amp in order:
+            agent = self._agent(amp.host)
             request = self.amphora_request(lb, amp, legs.get(amp.id, []))
             try:
-                info = self.agent.create_amphora(request)
+                info = agent.create_amphora(request)
             except AgentError as exc:
                 if "exists" not in str(exc).lower():
                     raise TemporaryError(f"amphora {amp.id}: {exc}") from exc
                 # Its legs changed (a member subnet came or went): rebuild it.
-                self._destroy(amp.id)
-                info = self.agent.create_amphora(request)
+                self._destroy(amp.id, amp.host)
+                info = agent.create_amphora(request)
             layout = AmphoraLayout.for_state_dir(info.run_dir)
-            rendered = render_amphora(translate(spec, amphora_spec(amp), layout))
-            result = self.agent.apply(
+            rendered = render_amphora(translate(spec, amphora_spec(amp), layout, self.options))
+            result = agent.apply(
                 amp.id,
                 RenderedFiles(
                     haproxy_cfg=rendered.haproxy_cfg,
@@ -231,18 +290,26 @@ class AmphoraProvider:
 
     def delete(self, lb: LoadBalancer) -> None:
         for amp in lb.amphorae:
-            self._destroy(amp.id)
+            self._destroy(amp.id, amp.host)
 
-    def _destroy(self, amphora_id: str) -> None:
+    def _agent(self, host: str | None) -> AmphoraAgent:
+        agent = self.agents.get(host or "local")
+        if agent is None:
+            raise TemporaryError(f"no agent configured for host {host!r}")
+        return agent
+
+    def _destroy(self, amphora_id: str, host: str | None = None) -> None:
+        agent = self.agents.get(host or "local", self.agent)
         try:
-            self.agent.delete_amphora(amphora_id)
+            agent.delete_amphora(amphora_id)
         except AgentNotFound:
             return
 
     def shutdown_all(self) -> None:
-        """Remove every amphora this provider's agent holds (tests and `portus down`)."""
-        for info in self.agent.list_amphorae():
-            self._destroy(info.id)
+        """Remove every amphora this provider's agents hold (tests and `portus down`)."""
+        for host, agent in self.agents.items():
+            for info in agent.list_amphorae():
+                self._destroy(info.id, host)
 
 
 def state_dir_of(settings: Settings) -> Path:
