@@ -109,6 +109,28 @@ def _target(bind: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def build_housekeeper(settings: config.Settings, db: Database, controller: Any = None) -> Any:
+    """Purge, spare pool (for the amphora provider's agents) and agent cert rotation."""
+    from portus.agent.pki import PkiPaths
+    from portus.housekeeping.service import Housekeeper, HousekeepingOptions
+
+    options = HousekeepingOptions(
+        interval=settings.housekeeping_interval,
+        expiry=settings.deleted_expiry_seconds,
+        spare_pool_size=settings.spare_pool_size,
+        cert_buffer=settings.cert_expiry_buffer_seconds,
+    )
+    provider = controller.providers.get("amphora") if controller is not None else None
+    pki_dir = settings.pki_dir or settings.state_dir / "pki"
+    return Housekeeper(
+        db,
+        options,
+        agents=getattr(provider, "agents", None),
+        limits=getattr(provider, "default_limits", None),
+        pki=PkiPaths(pki_dir) if pki_dir.exists() else None,
+    )
+
+
 def build_app(settings: config.Settings, db: Database, notify: Any = None) -> Any:
     from portus.api.app import create_app
 
@@ -155,9 +177,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     address = health.start()
     agent = local_agent_of(controller)
     sender = build_heartbeat(settings, agent, address).start() if agent is not None else None
+    housekeeper = build_housekeeper(settings, db, controller).start()
     try:
         _serve(settings, build_app(settings, db, waker.notify))
     finally:
+        housekeeper.stop()
         if sender is not None:
             sender.stop()
         health.stop()
@@ -228,6 +252,20 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_housekeeping(args: argparse.Namespace) -> int:
+    """Housekeeping: purge expired deleted rows, keep the spare pool, rotate agent certs."""
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    controller = build_controller(settings, db, Waker())  # for its providers' agents only
+    housekeeper = build_housekeeper(settings, db, controller).start()
+    _wait_for_signal()
+    housekeeper.stop()
+    db.dispose()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build a load balancer over two demo backends and show requests being balanced."""
     from portus.demo import run_demo
@@ -260,6 +298,7 @@ def parser() -> argparse.ArgumentParser:
         ("api", cmd_api, True),
         ("controller", cmd_controller, False),
         ("health", cmd_health, False),
+        ("housekeeping", cmd_housekeeping, False),
     ):
         p = sub.add_parser(name, help=(fn.__doc__ or name).splitlines()[0])
         _common(p, serve)

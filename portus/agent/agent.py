@@ -96,8 +96,11 @@ class Agent:
         with self._lock(spec.id):
             with contextlib.suppress(NotFound):
                 data = self._load(spec.id)
-                if data.get("spec") == json.loads(json.dumps(asdict(spec))):
+                wanted = json.loads(json.dumps(asdict(spec)))
+                if data.get("spec") == wanted:
                     return self._info(data)
+                if _is_spare_for(data.get("spec"), wanted):
+                    return self._adopt(spec, data)
                 raise AlreadyExists(f"amphora {spec.id} exists with a different spec")
             ns = netns.netns_name(spec.id)
             if netns.netns_exists(ns):
@@ -131,6 +134,18 @@ class Agent:
                 self._teardown(spec.id, info, len(spec.networks))
                 raise
             return info
+
+    def _adopt(self, spec: AmphoraSpec, data: dict[str, object]) -> AmphoraInfo:
+        """A spare (namespace and cgroup made ahead, no legs) gets its legs now."""
+        info = self._info(data)
+        legs: list[InterfaceInfo] = []
+        for i, leg in enumerate(spec.networks):
+            host = netns.host_veth_name(spec.id, i)
+            netns.add_leg(info.netns, host, f"eth{i}", leg)
+            legs.append(InterfaceInfo(f"eth{i}", host, leg.bridge, leg.address, leg.prefixlen))
+        info = replace(info, interfaces=tuple(legs))
+        self._save(spec.id, {**data, "spec": asdict(spec), "info": asdict(info)})
+        return info
 
     def delete_amphora(self, amphora_id: str) -> None:
         """Stop every process the amphora runs and remove all it created; idempotent."""
@@ -239,6 +254,15 @@ class Agent:
             runtime_applies=_int(data.get("runtime")),
             keepalived_pid=keepalived.main_pid(keepalived.KeepalivedFiles(Path(info.run_dir))),
         )
+
+
+def _is_spare_for(current: object, wanted: dict[str, object]) -> bool:
+    """A spare has no legs yet and the same limits; anything else is a different amphora."""
+    return (
+        isinstance(current, dict)
+        and not current.get("networks")
+        and current.get("limits") == wanted.get("limits")
+    )
 
 
 def _int(value: object) -> int:

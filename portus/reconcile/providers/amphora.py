@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portus.config import Settings, SubnetConfig
@@ -150,17 +151,17 @@ class AmphoraProvider:
         vip_subnet = self._subnet(lb.vip_subnet_id)
         if vip_subnet is None:
             raise PermanentError(f"VIP subnet {lb.vip_subnet_id} is not a configured subnet")
-        amp = Amphora(
-            load_balancer_id=lb.id,
-            role=role,
-            status="BOOTING",
-            ha_ip=lb.vip_address,
-            vrrp_ip=None,
-            lb_network_ip=lb.vip_address,
-            host=place(list(self.agents), taken),
-            compute_flavor=self._compute_flavor(session, lb),
-        )
-        session.add(amp)
+        host = place(list(self.agents), taken)
+        compute_flavor = self._compute_flavor(session, lb)
+        amp = None if compute_flavor else self._spare(session, host)
+        if amp is None:
+            amp = Amphora(host=host)
+            session.add(amp)
+        amp.load_balancer_id = lb.id
+        amp.role = role
+        amp.status = "BOOTING"
+        amp.ha_ip = amp.lb_network_ip = lb.vip_address
+        amp.compute_flavor = compute_flavor
         session.flush()
         amp.compute_id = f"portus-amp-{amp.id.replace('-', '')[:8]}"
         if role in PRIORITY:
@@ -181,6 +182,19 @@ class AmphoraProvider:
             amp.vrrp_id = 1
             amp.vrrp_priority = PRIORITY[role]
         return amp
+
+    def _spare(self, session: Session, host: str) -> Amphora | None:
+        """A READY amphora from the spare pool on ``host`` (its namespace already exists)."""
+        stmt = (
+            select(Amphora)
+            .where(Amphora.status == "READY", Amphora.host == host)
+            .where(Amphora.load_balancer_id.is_(None))
+            .order_by(Amphora.created_at)
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return session.scalars(stmt).first()
 
     def _compute_flavor(self, session: Session, lb: LoadBalancer) -> str | None:
         if not lb.flavor_id:
