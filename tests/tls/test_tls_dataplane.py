@@ -15,7 +15,7 @@ from conftest import Portus
 from tls_certgen import CA, Issued
 from tls_certgen import openstack as cli
 
-from dataplane_support import Backend, needs_root
+from dataplane_support import Backend, Lab, needs_root
 
 pytestmark = [needs_root]
 
@@ -219,3 +219,53 @@ def test_cli_secret_refs_go_into_a_listener(amp_portus: Portus, lab_ca: CA, tmp_
     assert fetch(lb["vip_address"], 8443, ca, tmp_path, sni="cli.example.com")[0] == (
         "cli.example.com"
     )
+
+
+def test_reencrypting_pool_verifies_members_against_the_ca(
+    amp_portus: Portus, lab: Lab, lab_ca: CA, tmp_path: Path
+) -> None:
+    p, ca = amp_portus, lab_ca
+    signed = ca.issue("member.example.com")
+    rogue = CA("Rogue").issue("member.example.com")
+    servers = []
+    for name, issued in (("signed", signed), ("rogue", rogue)):
+        (tmp_path / f"{name}.pem").write_bytes(issued.bundle_pem())
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(tmp_path / f"{name}.pem"))
+        servers.append(lab.tcp(name, tls=ctx))
+    ca_ref = store(p, ca.pem, "member-ca")
+    lb = p.create_lb(name="reencrypt")
+    r = p.client.post(
+        "/v2/lbaas/listeners",
+        json={"listener": {"loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 9000}},
+    )
+    assert r.status_code == 201, r.text
+    p.wait_lb(lb["id"])
+    pools = {}
+    for server in servers:
+        body = {"loadbalancer_id": lb["id"], "protocol": "HTTPS", "lb_algorithm": "ROUND_ROBIN",
+                "tls_enabled": True, "ca_tls_container_ref": ca_ref,
+                "members": [{"address": server.address, "protocol_port": server.port}]}  # fmt: skip
+        r = p.client.post("/v2/lbaas/pools", json={"pool": body})
+        assert r.status_code == 201, r.text
+        pools[server.name] = r.json()["pool"]["id"]
+        p.wait_lb(lb["id"])
+    listener_id = p.client.get("/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}).json()[
+        "listeners"
+    ][0]["id"]
+
+    def answer(pool_name: str) -> bytes:
+        r = p.client.put(
+            f"/v2/lbaas/listeners/{listener_id}",
+            json={"listener": {"default_pool_id": pools[pool_name]}},
+        )
+        assert r.status_code == 200, r.text
+        p.wait_lb(lb["id"])
+        with socket.create_connection((lb["vip_address"], 9000), timeout=5) as s:
+            s.sendall(b"hello")
+            with contextlib.suppress(OSError):
+                return s.recv(100)
+        return b""
+
+    assert answer("signed") == b"signed"
+    assert answer("rogue") == b""
