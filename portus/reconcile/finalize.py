@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from portus import constants as c
@@ -30,8 +30,16 @@ from portus.db.models import (
 
 
 def _lock_lb(session: Session, lb_id: str) -> LoadBalancer | None:
+    """Lock the LB row for the compare-and-set on ``generation``.
+
+    API writes lock child rows and then the LB (``touch_lb``); finalisation locks the LB and then
+    children, so on PostgreSQL the two can deadlock. A short ``deadlock_timeout`` here makes
+    the reconciler the one that notices, and so the one that is rolled back: the API request
+    succeeds and the reconcile is simply retried.
+    """
     stmt = select(LoadBalancer).where(LoadBalancer.id == lb_id)
     if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL deadlock_timeout = '50ms'"))
         stmt = stmt.with_for_update()
     return session.scalars(stmt).one_or_none()
 
