@@ -118,6 +118,7 @@ class Agent:
                 self._save(spec.id, {"spec": asdict(spec), "info": asdict(info)})
                 netns.create_netns(ns)
                 netns.enable_forwarding(ns)
+                netns.tune_amphora(ns)
                 legs: list[InterfaceInfo] = []
                 for i, leg in enumerate(spec.networks):
                     host = netns.host_veth_name(spec.id, i)

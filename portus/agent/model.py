@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class NetworkAttachment:
-    """One leg of an amphora: a veth whose host end joins ``bridge``."""
+    """One leg of an amphora: a veth whose host end joins ``bridge``.
+
+    ``quickack`` marks a member-facing leg: its connected route gets ``quickack 1`` so the
+    proxy ACKs member data at once (see ``netns.quickack_route_argv``).
+    """
 
     bridge: str
     address: str
     prefixlen: int
     gateway: str | None = None
     mtu: int | None = None
+    quickack: bool = False
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,62 @@ def enable_forwarding(name: str) -> None:
     a new namespace starts with it off. Only this namespace's own setting changes, and the
     rendered nftables ruleset forwards nothing but DNATed flows.
     """
-    for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
-        run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", key])
+    set_sysctls(name, {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"})
+
+
+# Per-amphora kernel settings (dataplane.md §6): deep accept/SYN queues for bursts of new
+# connections, a wide source-port range and TIME_WAIT reuse for the proxy's member-side
+# connections. ``ip_nonlocal_bind`` is deliberately not here: the agent turns it on only for
+# ACTIVE_STANDBY amphorae (their BACKUP binds a VIP it does not hold), because elsewhere it
+# would turn a bind to a wrong address into silent success instead of a rolled-back apply.
+AMPHORA_SYSCTLS: dict[str, str] = {
+    "net.core.somaxconn": "65535",
+    "net.ipv4.tcp_max_syn_backlog": "65535",
+    "net.ipv4.ip_local_port_range": "1024 65000",
+    "net.ipv4.tcp_tw_reuse": "1",
+}
+
+
+def set_sysctls(name: str, values: dict[str, str]) -> None:
+    """Write ``values`` (dotted sysctl keys) inside namespace ``name``.
+
+    ``/proc/sys/net`` shows the settings of the reading thread's namespace, so a thread that
+    joined the amphora writes them directly: no ``ip netns exec sysctl`` process per key.
+    """
+
+    def write() -> None:
+        for key, value in values.items():
+            path = Path("/proc/sys") / key.replace(".", "/")
+            try:
+                path.write_text(value + "\n")
+            except OSError as exc:
+                raise AgentError(f"sysctl {key}={value} in {name}: {exc}") from exc
+
+    call_in_netns(name, write)
+
+
+def tune_amphora(name: str) -> None:
+    """Apply :data:`AMPHORA_SYSCTLS` to an amphora's namespace."""
+    set_sysctls(name, AMPHORA_SYSCTLS)
+
+
+def quickack_route_argv(
+    netns: str, dev: str, iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface
+) -> list[str]:
+    """The ``ip route replace`` that turns the leg's connected route into a quickack one.
+
+    Without quickack the proxy delays its ACKs to members, which stalls large responses
+    (100 KiB: 4x fewer req/s, dataplane.md §3.2); on client-facing routes it costs ~20 % on
+    tiny responses, hence only member legs ask for it. Same prefix, table, protocol and
+    metric as the kernel's route, so it replaces that route instead of adding a second one.
+    """
+    argv = ["ip", f"-{iface.version}", "-n", netns, "route", "replace", str(iface.network)]
+    argv += ["dev", dev, "proto", "kernel", "scope", "link"]
+    if iface.version == 4:
+        argv += ["src", str(iface.ip)]
+    else:
+        argv += ["metric", "256"]
+    return [*argv, "quickack", "1"]
 
 
 def delete_netns(name: str) -> None:
@@ -102,6 +156,8 @@ def add_leg(netns: str, host_name: str, inner_name: str, leg: NetworkAttachment)
     extra = ["nodad"] if iface.version == 6 else []
     run(["ip", "-n", netns, "addr", "add", str(iface), "dev", inner_name, *extra])
     run(["ip", "-n", netns, "link", "set", inner_name, "up"])
+    if leg.quickack:
+        run(quickack_route_argv(netns, inner_name, iface))
     if leg.gateway:
         family = "-6" if ipaddress.ip_address(leg.gateway).version == 6 else "-4"
         run(["ip", family, "-n", netns, "route", "replace", "default", "via", leg.gateway])

@@ -245,7 +245,10 @@ class AmphoraProvider:
             net = ipaddress.ip_network(leg.subnet.cidr, strict=False)
             networks.append(
                 NetworkAttachment(
-                    bridge=leg.subnet.bridge, address=leg.address, prefixlen=net.prefixlen
+                    bridge=leg.subnet.bridge,
+                    address=leg.address,
+                    prefixlen=net.prefixlen,
+                    quickack=True,
                 )
             )
         return AmphoraSpec(
