@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portus import constants as c
-from portus.db.graph import load_lb_graph
 from portus.db.models import Listener, LoadBalancer, Member, Pool
 from portus.health.rollup import Key, LbView, ListenerView, MemberView, PoolView, changes
 
@@ -69,13 +68,48 @@ def view_of(lb: LoadBalancer) -> LbView:
     )
 
 
+def load_view(session: Session, lb: LoadBalancer) -> LbView:
+    """``view_of`` in three column-only queries (no ORM graph: this runs per heartbeat)."""
+    gone = (c.PENDING_DELETE, c.DELETED)
+    listeners = session.execute(
+        select(Listener.id, Listener.admin_state_up, Listener.protocol, Listener.operating_status)
+        .where(Listener.load_balancer_id == lb.id, Listener.provisioning_status.not_in(gone))
+        .order_by(Listener.created_at)
+    ).all()
+    pools = session.execute(
+        select(Pool.id, Pool.admin_state_up, Pool.operating_status)
+        .where(Pool.load_balancer_id == lb.id, Pool.provisioning_status.not_in(gone))
+        .order_by(Pool.created_at)
+    ).all()
+    members: dict[str, list[MemberView]] = {}
+    if pools:
+        for pool_id, mid, up, op in session.execute(
+            select(Member.pool_id, Member.id, Member.admin_state_up, Member.operating_status)
+            .where(Member.pool_id.in_([p[0] for p in pools]))
+            .where(Member.provisioning_status.not_in(gone))
+            .order_by(Member.created_at)
+        ):
+            members.setdefault(pool_id, []).append(MemberView(mid, up, op))
+    return LbView(
+        id=lb.id,
+        admin_up=lb.admin_state_up,
+        provisioning=lb.provisioning_status,
+        operating=lb.operating_status,
+        listeners=tuple(ListenerView(*row) for row in listeners),
+        pools=tuple(PoolView(pid, up, op, tuple(members.get(pid, []))) for pid, up, op in pools),
+    )
+
+
 def write_changes(session: Session, found: Mapping[Key, str]) -> None:
     by_kind: dict[tuple[str, str], list[str]] = {}
     for (kind, obj_id), status in found.items():
         by_kind.setdefault((kind, status), []).append(obj_id)
     for (kind, status), ids in by_kind.items():
         model = MODELS[kind]
-        session.execute(update(model).where(model.id.in_(ids)).values(operating_status=status))
+        session.execute(
+            update(model).where(model.id.in_(ids)).values(operating_status=status),
+            execution_options={"synchronize_session": False},
+        )
 
 
 @dataclass
@@ -111,10 +145,7 @@ class StatusWriter:
             and now - seen.at < self.resync
         ):
             return {}
-        graph = load_lb_graph(session, lb.id)
-        if graph is None:
-            return {}
-        found = changes(view_of(graph), payload)
+        found = changes(load_view(session, lb), payload)
         if found:
             write_changes(session, found)
             self.writes += 1
