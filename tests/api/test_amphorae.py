@@ -5,12 +5,10 @@ The noop provider builds no amphorae, so the rows are put in the database direct
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
 from portus.db.models import Amphora, ListenerStats, LoadBalancer
+from tests.support.osc import openstack
 from tests.support.portus_app import Portus
 
 AMPS = "/v2/octavia/amphorae"
@@ -136,23 +134,6 @@ def test_delete_only_in_error(portus: Portus) -> None:
     assert c.get(f"{AMPS}/{amp}").status_code == 404
     assert c.get(AMPS).json()["amphorae"] == []
     portus.wait_lb(lb["id"])
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(portus: Portus) -> None:

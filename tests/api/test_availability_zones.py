@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
+from tests.support.osc import fault, openstack
 from tests.support.portus_app import Portus
 
 ZONES = "/v2/lbaas/availabilityzones"
@@ -22,10 +20,6 @@ def make_profile(portus: Portus, data: str = '{"compute_zone": "rack-1"}') -> An
 def make_zone(portus: Portus, name: str, profile_id: str, **extra: Any) -> Any:
     body = {"name": name, "availability_zone_profile_id": profile_id, **extra}
     return portus.client.post(ZONES, json={"availability_zone": body})
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 def test_profile_crud_and_validation(portus_module: Portus) -> None:
@@ -96,23 +90,6 @@ def test_zone_crud_paging_and_rules(portus: Portus) -> None:
         assert c.delete(f"{ZONES}/{name}").status_code == 204
     assert c.get(f"{ZONES}/az-a").status_code == 404
     assert c.delete(f"{PROFILES}/{profile['id']}").status_code == 204
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(portus: Portus) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
+from tests.support.osc import fault, openstack
 from tests.support.portus_app import Portus
 
 FLAVORS = "/v2/lbaas/flavors"
@@ -23,10 +21,6 @@ def make_profile(portus: Portus, data: str = '{"loadbalancer_topology": "SINGLE"
 def make_flavor(portus: Portus, name: str, profile_id: str, **extra: Any) -> Any:
     body = {"name": name, "flavor_profile_id": profile_id, **extra}
     return portus.client.post(FLAVORS, json={"flavor": body})
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 def test_profile_crud_and_validation(portus_module: Portus) -> None:
@@ -117,23 +111,6 @@ def test_in_use_rules(portus: Portus) -> None:
     portus.wait_lb(lb["id"], "DELETED")
     assert c.delete(f"{FLAVORS}/{flavor['id']}").status_code == 204
     assert c.delete(url).status_code == 204
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(portus: Portus) -> None:

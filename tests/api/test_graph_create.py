@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.osc import fault
 from tests.support.portus_app import Portus
 
 LBS = "/v2/lbaas/loadbalancers"
@@ -12,10 +13,6 @@ LBS = "/v2/lbaas/loadbalancers"
 def post_lb(portus: Portus, **fields: Any) -> Any:
     body = {"vip_subnet_id": "public", **fields}
     return portus.client.post(LBS, json={"loadbalancer": body})
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 def count(portus: Portus, path: str, key: str) -> int:

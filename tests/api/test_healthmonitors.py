@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
 import pytest
 
+from tests.support.osc import fault, openstack
 from tests.support.portus_app import Portus
 
 HMS = "/v2/lbaas/healthmonitors"
@@ -26,10 +24,6 @@ def post_hm(portus: Portus, pool_id: str, **fields: Any) -> Any:
     body = {"pool_id": pool_id, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 2}
     body.update(fields)
     return portus.client.post(HMS, json={"healthmonitor": body})
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 @pytest.fixture(scope="module")
@@ -273,23 +267,6 @@ def test_quota(portus: Portus) -> None:
     r = post_hm(portus, make_pool(portus, lb["id"])["id"])
     assert r.status_code == 403
     assert fault(r) == "Quota has been met for resources: Health Monitor"
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(portus: Portus) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
-import json
 from typing import Any
 
 import pytest
 
+from tests.support.osc import fault, openstack
 from tests.support.portus_app import Portus
 
 POLICIES = "/v2/lbaas/l7policies"
@@ -34,10 +32,6 @@ def rules_url(policy: dict[str, Any]) -> str:
 def post_rule(portus: Portus, policy: dict[str, Any], **fields: Any) -> Any:
     body = {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api", **fields}
     return portus.client.post(rules_url(policy), json={"rule": body})
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 @pytest.fixture(scope="module")
@@ -186,23 +180,6 @@ def test_quota(portus: Portus) -> None:
     r = post_rule(portus, policy)
     assert r.status_code == 403
     assert fault(r) == "Quota has been met for resources: L7 Rule"
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(portus: Portus) -> None:

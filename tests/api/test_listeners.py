@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from portus.db.models import ListenerStats
+from tests.support.osc import fault
 from tests.support.portus_app import Portus
 
 LISTENERS = "/v2/lbaas/listeners"
@@ -19,10 +20,6 @@ CERT = "https://barbican.example/v1/containers/0a1b2c3d"
 def post_listener(portus: Portus, lb_id: str, **fields: Any) -> Any:
     body = {"loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80, **fields}
     return portus.client.post(LISTENERS, json={"listener": body})
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 def test_create_defaults_and_active(portus_module: Portus) -> None:

@@ -9,13 +9,10 @@ from typing import Any
 import openstack
 import pytest
 
+from tests.support.osc import fault
 from tests.support.portus_app import Portus
 
 POOLS = "/v2/lbaas/pools"
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 def make_pool(portus: Portus, **fields: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.osc import fault
 from tests.support.portus_app import Portus
 
 LISTENERS = "/v2/lbaas/listeners"
@@ -24,10 +25,6 @@ def post_listener(portus: Portus, lb_id: str, **fields: Any) -> dict[str, Any]:
     r = portus.client.post(LISTENERS, json={"listener": body})
     assert r.status_code == 201, r.text
     return dict(r.json()["listener"])
-
-
-def fault(r: Any) -> str:
-    return str(r.json()["faultstring"])
 
 
 def test_create_on_lb_defaults_and_active(portus_module: Portus) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from tests.support.osc import openstack
 from tests.support.portus_app import Portus
 
 PROVIDERS = "/v2/lbaas/providers"
@@ -83,23 +80,6 @@ def test_noop_capabilities_and_errors(portus_module: Portus) -> None:
     r = c.get(f"{PROVIDERS}/noop/flavor_capabilities", headers=MEMBER)
     assert r.status_code == 403
     assert c.get(f"{PROVIDERS}/noop/flavor_capabilities", params={"x": "1"}).status_code == 400
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli(with_amphora: Portus) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import uuid
-from typing import Any
 
+from tests.support.osc import openstack
 from tests.support.portus_app import Portus
 
 QUOTAS = "/v2/lbaas/quotas"
@@ -98,23 +95,6 @@ def test_enforced_for_load_balancers(portus: Portus) -> None:
     c.put(f"{QUOTAS}/admin", json={"quota": {"loadbalancer": -1}})
     r = c.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": "public"}})
     assert r.status_code == 201
-
-
-def openstack(portus: Portus, *args: str) -> Any:
-    """The real openstack CLI, run in-process (a subprocess spends seconds importing per call)."""
-    from openstackclient import shell
-    from osc_lib.clientmanager import ClientCache, ClientManager
-
-    for attr in vars(ClientManager).values():
-        if isinstance(attr, ClientCache):
-            attr._handle = None  # clients are cached per class: forget the last endpoint
-    out, err = io.StringIO(), io.StringIO()
-    argv = ["--os-auth-type", "none", "--os-endpoint", portus.url, "loadbalancer", *args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = shell.OpenStackShell().run(argv)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    return json.loads(text) if text.strip() else None
 
 
 def test_openstack_cli_show_and_defaults(portus_module: Portus) -> None:
