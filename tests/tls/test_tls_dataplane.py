@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Portus
 from tls_certgen import CA, Issued
 from tls_certgen import openstack as cli
+
+from tests.support.portus_app import Portus
 
 from dataplane_support import Backend, Lab, needs_root
 
