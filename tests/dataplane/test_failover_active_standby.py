@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Portus, make_settings
 
 from portus.config import SubnetConfig
+from tests.support.portus_app import Portus, make_settings
 
 from dataplane_support import Backend, create_lb, needs_root, wait_until
 from health.health_support import watch

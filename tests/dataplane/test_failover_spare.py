@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from conftest import Portus
 
 from portus.cli import build_housekeeper
+from tests.support.portus_app import Portus
 
 from dataplane_support import Backend, create_lb, needs_root
 
