@@ -69,7 +69,7 @@ def start_portus(state: Path, port: int) -> subprocess.Popen[bytes]:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def wait_active(client: httpx.Client, path: str, key: str, timeout: float = 30) -> None:
@@ -208,7 +208,9 @@ def main() -> int:
     seconds = 2.0 if args.quick else 8.0
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="portus-bench-") as tmp:
         port = free_port()

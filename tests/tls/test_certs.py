@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tls_certgen import CA
 
 from portus.drivers import certs
+
+from tls_certgen import CA
 
 NOW = dt.datetime.now(dt.UTC)
 

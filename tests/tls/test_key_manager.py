@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tests.support.portus_app import Portus
+
 from tls_certgen import CA, CLIError
 from tls_certgen import openstack as run_openstack
-
-from tests.support.portus_app import Portus
 
 
 def km(p: Portus) -> str:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tls_certgen import CA, Issued
-from tls_certgen import openstack as cli
 
 from tests.support.portus_app import Portus
 
 from dataplane_support import Backend, Lab, needs_root
+from tls_certgen import CA, Issued
+from tls_certgen import openstack as cli
 
 pytestmark = [needs_root]
 

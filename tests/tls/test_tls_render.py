@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tls_certgen import CA
 
 from portus.drivers import certs
 from portus.ir.desired import (
@@ -22,6 +21,8 @@ from portus.ir.translate import translate
 from portus.reconcile.errors import PermanentError, TemporaryError
 from portus.reconcile.tls_files import files_for, material_for
 from portus.render import render_amphora
+
+from tls_certgen import CA
 
 
 class DictReader:
