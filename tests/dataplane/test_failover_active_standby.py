@@ -166,7 +166,8 @@ def test_master_killed_under_load_vip_moves_and_peer_rejoins_as_backup(
                 time.sleep(0.3)
                 probes, failed, gap = load.since(t0)
                 print(f"{how}: {probes} probes, {failed} failed, longest gap {gap * 1000:.0f} ms")
-                assert probes > 0 and failed <= max(5, probes // 4), how
+                # Refused connections fail fast; what matters is how long nothing answered.
+                assert probes > failed and gap < 3.0, how
                 roles = {a["id"]: a["role"] for a in amphorae(p, lb["id"])}
                 assert roles[survivor] == "MASTER", how
                 assert holds_vip(netns_of(survivor), vip), how  # nopreempt: no switch back
