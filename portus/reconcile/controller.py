@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portus import constants as c
 from portus.db import workqueue
@@ -147,7 +148,7 @@ class Controller:
     def _work(self, claim: workqueue.Claim) -> None:
         rid = uuid.uuid4().hex[:8]
         try:
-            self.reconcile(claim.lb_id, rid)
+            self.reconcile(claim.lb_id, rid, claim)
         except PermanentError as exc:
             log.warning("[%s] lb %s: permanent error: %s", rid, claim.lb_id, exc)
             with self.db.session() as s:
@@ -173,26 +174,37 @@ class Controller:
             with self.db.session() as s:
                 workqueue.retry_later(s, claim, self.owner, self.clock() + delay, reason)
             return
-        with self.db.session() as s:
-            done = workqueue.complete(s, claim, self.owner)
-        if not done:
-            self.waker.notify()
 
-    def reconcile(self, lb_id: str, rid: str = "-") -> None:
-        """Drive one LB to its desired state. Safe to repeat and to interrupt."""
+    def _complete(self, session: Session, claim: workqueue.Claim | None) -> None:
+        if claim is not None and not workqueue.complete(session, claim, self.owner):
+            self.waker.notify()  # written to meanwhile: go again at once
+
+    def reconcile(self, lb_id: str, rid: str = "-", claim: workqueue.Claim | None = None) -> None:
+        """Drive one LB to its desired state. Safe to repeat and to interrupt.
+
+        With ``claim``, the queue item is completed in the same transaction as the outcome.
+        """
         with self.db.session() as s:
             lb = load_lb_graph(s, lb_id)
-            if lb is None or lb.provisioning_status == c.DELETED:
+            if (
+                lb is None
+                or lb.provisioning_status == c.DELETED
+                or (
+                    # already there: a write raced the previous reconcile's completion
+                    lb.provisioning_status == c.ACTIVE and lb.observed_generation == lb.generation
+                )
+            ):
+                self._complete(s, claim)
                 return
-            if lb.provisioning_status == c.ACTIVE and lb.observed_generation == lb.generation:
-                return  # already there: a write raced the previous reconcile's completion
             generation = lb.generation
             deleting = lb.provisioning_status == c.PENDING_DELETE
             provider = self._provider(lb)
             plan = provider.prepare(s, lb)
-        with self.db.read() as s:
-            lb = load_lb_graph(s, lb_id)
-            assert lb is not None
+            prepared = bool(s.new or s.dirty or s.deleted)
+        if prepared:  # the plan added rows (amphorae, addresses): read the graph again
+            with self.db.read() as s:
+                lb = load_lb_graph(s, lb_id)
+                assert lb is not None
         started = time.perf_counter()
         if deleting:
             provider.delete(lb)
@@ -200,6 +212,7 @@ class Controller:
             provider.apply(lb, plan)
         with self.db.session() as s:
             final = finalize_success(s, lb_id, generation, provider.observes_health())
+            self._complete(s, claim)
         log.debug(
             "[%s] lb %s gen %d %s in %.1f ms (%s)",
             rid,

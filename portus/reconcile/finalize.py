@@ -90,10 +90,11 @@ def finalize_success(session: Session, lb_id: str, generation: int, observes_hea
         return True
 
     doomed = [o for o in children(graph) if o.provisioning_status == c.PENDING_DELETE]
-    _drop(session, doomed)
-    session.expire_all()  # relationships still point at the dropped rows
-    graph = load_lb_graph(session, lb_id)
-    assert graph is not None
+    if doomed:
+        _drop(session, doomed)
+        session.expire_all()  # relationships still point at the dropped rows
+        graph = load_lb_graph(session, lb_id)
+        assert graph is not None
     for obj in children(graph):
         if obj.provisioning_status in c.PENDING_STATUSES:
             obj.provisioning_status = c.ACTIVE
