@@ -140,13 +140,23 @@ def netns_pids(name: str) -> list[int]:
     return [int(tok) for tok in out.split() if tok.isdigit()]
 
 
+def leg_mac(address: str) -> str:
+    """A locally administered MAC derived from the leg's address.
+
+    An LB deleted and recreated gets the same VIP from IPAM; with a random MAC, clients that
+    still hold the old ARP/ND entry would send to a MAC that is gone until their entry
+    expires (tens of seconds). Same address, same MAC: the reused VIP answers at once.
+    """
+    tail = ipaddress.ip_address(address).packed[-4:]
+    return "02:50:" + ":".join(f"{b:02x}" for b in tail)
+
+
 def add_leg(netns: str, host_name: str, inner_name: str, leg: NetworkAttachment) -> None:
     """Create a veth pair, enslave the host end to the bridge, address the inner end."""
     if not link_exists(leg.bridge):
         raise AgentError(f"bridge {leg.bridge} does not exist on this host")
-    run(
-        ["ip", "link", "add", host_name, "type", "veth", "peer", "name", inner_name, "netns", netns]
-    )
+    peer = ["name", inner_name, "address", leg_mac(leg.address), "netns", netns]
+    run(["ip", "link", "add", host_name, "type", "veth", "peer", *peer])
     if leg.mtu:
         run(["ip", "link", "set", host_name, "mtu", str(leg.mtu)])
         run(["ip", "-n", netns, "link", "set", inner_name, "mtu", str(leg.mtu)])

@@ -67,3 +67,21 @@ def test_quickack_on_an_ipv6_member_leg(agent: Agent, testnet: Net) -> None:
     info = agent.create_amphora(AmphoraSpec(AMP, (leg,)))
     lines = [x for x in routes(info.netns, "eth0", "-6").splitlines() if x.startswith(prefix)]
     assert len(lines) == 1 and "quickack 1" in lines[0], lines
+
+
+def test_a_recreated_amphora_keeps_its_mac_so_clients_arp_caches_stay_valid(
+    agent: Agent, testnet: Net
+) -> None:
+    def mac() -> str:
+        out = subprocess.run(
+            ["ip", "-n", "portus-amp-c0ffee42", "-br", "link", "show", "eth0"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        return out.split()[2]
+
+    agent.create_amphora(AmphoraSpec(AMP, (testnet.leg(10),)))
+    first = mac()
+    agent.delete_amphora(AMP)
+    agent.create_amphora(AmphoraSpec(AMP.replace("a9", "aa"), (testnet.leg(10),)))
+    assert mac() == first == netns.leg_mac(testnet.addr(10))
