@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import lab
 
-MAX_PHASE_S = 180.0
+MAX_PHASE_S = 330.0
 
 
 def agent_counters(portus: lab.PortusProc) -> dict[str, int]:
@@ -161,6 +161,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--changes", type=int, default=200)
     ap.add_argument("--every", type=int, default=20)
+    ap.add_argument("--structural-changes", type=int, default=100, help="member changes, phase 2")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="portus-bmc-", dir="/tmp"))
     meta = lab.machine()
@@ -174,7 +175,9 @@ def main() -> int:
             lab.wait_http(f"http://{vip}/40b", lab.CLIENT_NS)
             results["members_only"] = phase(portus, lb_id, vip, args.changes, None)
             print(json.dumps(results["members_only"]), flush=True)
-            results["with_structural"] = phase(portus, lb_id, vip, args.changes, args.every)
+            results["with_structural"] = phase(
+                portus, lb_id, vip, args.structural_changes, args.every
+            )
             print(json.dumps(results["with_structural"]), flush=True)
             portus.delete_lb(lb_id)
         finally:
