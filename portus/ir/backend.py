@@ -18,6 +18,10 @@ Decisions taken here:
   itself keeps PROXY-protocol and NTLM connections private.
 * Pool ``tls_versions`` become ``ssl-min-ver``/``ssl-max-ver`` (HAProxy ignores ``no-tlsv1x``
   next to a global ``ssl-min-ver``); a gap in the list cannot be expressed and is closed.
+* Re-encryption from a TERMINATED_HTTPS listener passes the client's SNI on (``sni ssl_fc_sni``,
+  as Octavia renders), so name-based virtual hosts on the members keep working; with a CA to
+  verify against, HAProxy then also checks the member certificate's names against that SNI.
+  Other listeners have no client SNI to pass, so no ``sni`` is sent.
 * Servers are sorted by member id; disabled members stay in the config as ``disabled`` (so
   enabling them is a runtime-API call), weight 0 renders ``weight 0`` (drain).
 """
@@ -61,7 +65,9 @@ def connection_limit(listener: ListenerSpec) -> int:
     return listener.connection_limit
 
 
-def _server_tls(pool: PoolSpec, layout: AmphoraLayout) -> ServerTlsIR | None:
+def _server_tls(
+    pool: PoolSpec, listener: ListenerSpec, layout: AmphoraLayout
+) -> ServerTlsIR | None:
     """Re-encryption settings; certificate files are named after the pool in the cert dir."""
     if not pool.tls_enabled:
         return None
@@ -78,6 +84,7 @@ def _server_tls(pool: PoolSpec, layout: AmphoraLayout) -> ServerTlsIR | None:
         min_version=versions[0] if versions else None,
         max_version=versions[-1] if versions else None,
         alpn=tuple(pool.alpn_protocols or ()),
+        sni="ssl_fc_sni" if listener.protocol == "TERMINATED_HTTPS" else None,
     )
 
 
@@ -116,7 +123,7 @@ def translate_backend(
     balance, hash_type, src_port = _BALANCE.get(pool.lb_algorithm, _BALANCE["ROUND_ROBIN"])
     persistence = _persistence(pool, mode, options, peers, notes)
     health = translate_health(pool.healthmonitor, layout)
-    tls = _server_tls(pool, layout)
+    tls = _server_tls(pool, listener, layout)
     cookie = persistence is not None and persistence.kind == "HTTP_COOKIE"
     servers = tuple(
         ServerIR(

@@ -169,6 +169,7 @@ class ServerTlsIR:
     min_version: str | None  # HAProxy names: TLSv1.0 ... TLSv1.3
     max_version: str | None
     alpn: tuple[str, ...]
+    sni: str | None = None  # a HAProxy sample expression, e.g. ``ssl_fc_sni``
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ words after ``server <name> <addr>:<port>``; the reconciler can send
 with checks, ``enable health``) to add a member without reload. The keywords used are:
 ``weight``, ``backup``, ``disabled``, ``check``, ``inter``, ``fall``, ``rise``, ``addr``,
 ``port``, ``check-ssl``, ``verify``, ``send-proxy``, ``send-proxy-v2``, ``ssl``, ``ca-file``,
-``crl-file``, ``crt``, ``ciphers``, ``ssl-min-ver``, ``ssl-max-ver``, ``alpn`` (all accepted by
-``add server`` in 2.6) and ``cookie`` (refused by ``add server``: backends with
+``crl-file``, ``crt``, ``ciphers``, ``ssl-min-ver``, ``ssl-max-ver``, ``alpn``, ``sni`` (all
+accepted by ``add server`` in 2.6) and ``cookie`` (refused by ``add server``: backends with
 ``dynamic_servers=False`` need a reload to add members). Weight, drain (``weight 0``) and
 enable/disable are ``set server <backend>/<name> weight|state`` at runtime.
 
@@ -184,6 +184,8 @@ def server_keywords(server: ServerIR, backend: BackendIR) -> str:
             words.append(f"ssl-max-ver {tls.max_version}")
         if tls.alpn:
             words.append("alpn " + ",".join(tls.alpn))
+        if tls.sni:
+            words.append(f"sni {tls.sni}")
     return " ".join(words)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,7 @@ def test_render_ships_every_file_and_haproxy_accepts_it(reader: DictReader, tmp_
     assert "http-request set-header X-SSL-Client-CN %{+Q}[ssl_c_s_dn(cn)]" in cfg
     server = next(line for line in cfg.splitlines() if line.strip().startswith("server m1"))
     assert "ssl verify required" in server and f"crt {cert_dir}/pool-1-client.pem" in server
+    assert server.endswith(" sni ssl_fc_sni")  # the client's server name goes on to the member
 
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy not installed")
@@ -146,6 +148,19 @@ def test_client_auth_levels_and_no_cert_listener() -> None:
     bare = spec(default_tls_container_ref=None, sni_container_refs=())
     ir = translate(bare, bare.amphorae[0], layout)
     assert ir.frontends == () and any("without a certificate" in n for n in ir.notes)
+
+
+def test_sni_is_passed_on_only_from_a_tls_terminating_listener() -> None:
+    """A plain HTTP listener has no client SNI: its re-encrypting servers send none."""
+    layout = AmphoraLayout.for_state_dir("/x")
+    for protocol, sni in (("TERMINATED_HTTPS", "ssl_fc_sni"), ("HTTP", None)):
+        lb = spec()
+        listener = replace(lb.listeners[0], protocol=protocol)
+        lb = replace(lb, listeners=(listener,))
+        backend = translate(lb, lb.amphorae[0], layout).backends[0]
+        assert backend.servers[0].tls is not None and backend.servers[0].tls.sni == sni
+        cfg = render_amphora(translate(lb, lb.amphorae[0], layout)).haproxy_cfg or ""
+        assert ("sni ssl_fc_sni" in cfg) is (sni is not None)
 
 
 def test_rotation_changes_files_and_crt_list(reader: DictReader) -> None:
