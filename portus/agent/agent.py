@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from portus.agent import apply, cgroups, haproxy, keepalived, netns, nft, support
+from portus.agent import apply, cgroups, haproxy, keepalived, netns, nft, support, udphealth
 from portus.agent.cmd import run
 from portus.agent.errors import AgentError, AlreadyExists, NotFound
 from portus.agent.model import (
@@ -52,6 +52,7 @@ class Agent:
         self.keepalived_bin = keepalived_bin
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self.udp_health = udphealth.UdpHealthSupervisor()
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -164,6 +165,7 @@ class Agent:
 
     def _teardown(self, amphora_id: str, info: AmphoraInfo, legs: int) -> None:
         run_dir = Path(info.run_dir)
+        self.udp_health.stop(run_dir)
         # keepalived first: its SIGTERM sends a priority-0 advert, so a peer takes the VIP
         # at once instead of after the master-down timeout while HAProxy is already gone.
         keepalived.stop(keepalived.KeepalivedFiles(run_dir))
@@ -208,10 +210,15 @@ class Agent:
                     netns=info.netns,
                 )
                 data["nonlocal_bind"] = True
+            # The UDP/SCTP checks ride along as a file; they are the checker's, not HAProxy's.
+            health_spec = dict(files.files).get(udphealth.SPEC_FILE)
+            certs = [f for f in files.files if f[0] != udphealth.SPEC_FILE]
+            if results[0].error is None:
+                self.udp_health.configure(info.netns, run_dir, health_spec)
             target = self._hap(info)
             try:
                 scripts_changed = support.write_files(run_dir, files.scripts, 0o755)
-                certs_changed = support.write_files(run_dir, files.files, 0o600)
+                certs_changed = support.write_files(run_dir, certs, 0o600)
                 if files.haproxy_cfg is None:
                     outcome = apply.stop_haproxy(target)
                 else:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from portus.agent import haproxy, keepalived, netns, sockcli
+from portus.agent import haproxy, keepalived, netns, sockcli, udphealth
 from portus.agent.errors import AgentError
 from portus.agent.model import AmphoraInfo
 
@@ -181,6 +181,7 @@ def observe(info: AmphoraInfo, folder: CounterFolder) -> Payload:
         body["stats_ok"] = False  # reloading: states unknown this round, not a failure
         return body
     listeners, pools = stat_report(parse_show_stat(text))
+    pools.update(udphealth.read_state(run_dir))  # UDP/SCTP pools: the agent's own checker
     for lid, entry in listeners.items():
         entry["stats"] = folder.fold(info.id, lid, entry["stats"])
     body["listeners"], body["pools"], body["stats_ok"] = listeners, pools, True

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.health.health_support import watch
+
 from dataplane_support import (
     Lab,
     Portus,
@@ -129,14 +131,14 @@ def test_udp_listener_balances_datagrams_across_members(setup: Setup) -> None:
     assert [u.count for u in udp] == [5, 5]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portus.agent.udphealth.UdpHealthChecker is not started for amphorae yet",
-)
 def test_udp_connect_monitor_takes_a_closed_member_out(
     amp_portus_module: Portus, module_lab: Lab
 ) -> None:
+    """The dead member's map slots are re-pointed (no datagram lost to a hole), the status
+    tree shows it ERROR and the pool DEGRADED, and it is back in service once it listens."""
+    p = amp_portus_module
     live, dead = module_lab.udp("live"), module_lab.udp("dead")
+    dead_host = module_lab._hosts[-1]  # the namespace the dead member lives in
     listener = _listener("UDP", UDP, "UDP", [live, dead])
     listener["default_pool"]["healthmonitor"] = {
         "type": "UDP-CONNECT",
@@ -145,8 +147,6 @@ def test_udp_connect_monitor_takes_a_closed_member_out(
         "max_retries": 1,
         "max_retries_down": 1,
     }
-    lb = create_lb(amp_portus_module, name="udp-hm", listeners=[listener])
-    dead.stop()  # its port now answers ICMP port unreachable
 
     def replies() -> Counter[str]:
         seen: Counter[str] = Counter()
@@ -160,4 +160,28 @@ def test_udp_connect_monitor_takes_a_closed_member_out(
                     seen["no answer"] += 1
         return seen
 
-    assert wait_until(lambda: replies() == Counter({"live": 6}), timeout=8)
+    def statuses() -> dict[str, str]:
+        r = p.client.get(f"/v2/lbaas/loadbalancers/{lb['id']}/status")
+        pool = r.json()["statuses"]["loadbalancer"]["listeners"][0]["pools"][0]
+        out = {"pool": pool["operating_status"]}
+        out |= {str(m["protocol_port"]): m["operating_status"] for m in pool["members"]}
+        return out
+
+    with watch(p):
+        lb = create_lb(p, name="udp-hm", listeners=[listener])
+        dead.stop()  # its port now answers ICMP port unreachable
+        assert wait_until(lambda: replies() == Counter({"live": 6}), timeout=8)
+        sick = {"pool": "DEGRADED", str(live.port): "ONLINE", str(dead.port): "ERROR"}
+        assert wait_until(lambda: statuses() == sick, timeout=8)
+
+        def rebind() -> socket.socket:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((dead.address, dead.port))
+            return sock
+
+        back = dead_host.run(rebind)  # listens (silently): a UDP-CONNECT probe sees it up
+        try:
+            healthy = {"pool": "ONLINE", str(live.port): "ONLINE", str(dead.port): "ONLINE"}
+            assert wait_until(lambda: statuses() == healthy, timeout=8)
+        finally:
+            back.close()

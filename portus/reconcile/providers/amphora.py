@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portus.agent import udphealth
 from portus.config import Settings, SubnetConfig
 from portus.db import ipam
 from portus.db.models import Amphora, Flavor, FlavorProfile, LoadBalancer
@@ -34,6 +35,7 @@ from portus.drivers.agent import (
 from portus.drivers.agent import NotFound as AgentNotFound
 from portus.drivers.network.bridges import plug_subnet
 from portus.ir.desired import AmphoraLayout, RenderOptions
+from portus.ir.model import AmphoraIR
 from portus.ir.translate import translate
 from portus.reconcile import tls_files
 from portus.reconcile.errors import PermanentError, TemporaryError
@@ -45,6 +47,47 @@ LIVE = ("PENDING_CREATE", "BOOTING", "ALLOCATED", "FAILOVER_STOPPED")
 ACTIVE_STANDBY = "ACTIVE_STANDBY"
 PRIORITY = {"MASTER": 100, "BACKUP": 90}
 VRRP_INTERFACE = "eth0"  # the VIP leg is always the first
+
+
+def udp_health_spec(ir: AmphoraIR) -> str | None:
+    """The agent's UDP/SCTP checks for ``ir`` (``udphealth.SPEC_FILE``), None without UDP."""
+    services: list[udphealth.SlotService] = []
+    for svc in ir.l4_services:
+        if not svc.slots:
+            continue
+        hm = svc.health
+        check = None
+        if hm is not None:
+            check = udphealth.Check(
+                kind=hm.kind,
+                interval=float(hm.inter_s),
+                timeout=float(hm.timeout_s),
+                rise=max(1, hm.rise),
+                fall=max(1, hm.fall),
+                http_path=hm.url_path or "/",
+                expected_codes=udphealth.codes_of(hm.expect),
+            )
+        members = tuple(
+            udphealth.SlotMember(
+                m.id,
+                m.address,
+                m.port,
+                m.monitor_address or m.address,
+                m.monitor_port or m.port,
+            )
+            for m in svc.members
+        )
+        services.append(
+            udphealth.SlotService(
+                f"{svc.pool_id}:{svc.listener_id}",
+                svc.family,
+                svc.map_name,
+                svc.slots,
+                members,
+                check,
+            )
+        )
+    return udphealth.spec_to_json(services) if services else None
 
 
 def place(hosts: list[str], taken: list[str | None]) -> str:
@@ -281,7 +324,12 @@ class AmphoraProvider:
                 self._destroy(amp.id, amp.host)
                 info = agent.create_amphora(request)
             layout = AmphoraLayout.for_state_dir(info.run_dir)
-            rendered = render_amphora(translate(spec, amphora_spec(amp), layout, self.options))
+            ir = translate(spec, amphora_spec(amp), layout, self.options)
+            rendered = render_amphora(ir)
+            files = tls_files.files_for(tls, spec, layout)
+            checks = udp_health_spec(ir)
+            if checks is not None:
+                files = (*files, (udphealth.SPEC_FILE, checks))
             result = agent.apply(
                 amp.id,
                 RenderedFiles(
@@ -289,7 +337,7 @@ class AmphoraProvider:
                     nft_ruleset=rendered.nftables,
                     keepalived_conf=rendered.keepalived_conf,
                     scripts=rendered.scripts,
-                    files=tls_files.files_for(tls, spec, layout),
+                    files=files,
                 ),
             )
             if result.error:
