@@ -91,6 +91,13 @@ class Settings:
     deleted_expiry_seconds: float = 7 * 24 * 3600.0
     housekeeping_interval: float = 30.0
     cert_expiry_buffer_seconds: float = 14 * 24 * 3600.0
+    # Tenant certificates (portus.db.secretstore): the built-in store ("local") or a Barbican
+    # v1 endpoint ("barbican", with a token when it needs one). secret_key: Fernet key(s),
+    # comma-separated, first encrypts; None = generated and kept in <state_dir>/secret.key.
+    cert_backend: str = "local"
+    barbican_endpoint: str | None = None
+    barbican_token: str | None = None
+    secret_key: str | None = None
     # Testing knobs of the noop provider (see portus.reconcile.providers.noop).
     noop_delay: float = 0.0
     noop_journal: str | None = None
@@ -166,6 +173,10 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         cert_expiry_buffer_seconds=float(
             e.get("PORTUS_CERT_EXPIRY_BUFFER_SECONDS", str(14 * 24 * 3600))
         ),
+        cert_backend=e.get("PORTUS_CERT_BACKEND", "local").lower(),
+        barbican_endpoint=e.get("PORTUS_BARBICAN_ENDPOINT") or None,
+        barbican_token=e.get("PORTUS_BARBICAN_TOKEN") or None,
+        secret_key=e.get("PORTUS_SECRET_KEY") or None,
         noop_delay=float(e.get("PORTUS_NOOP_DELAY", "0")),
         noop_journal=e.get("PORTUS_NOOP_JOURNAL") or None,
     )
