@@ -1,15 +1,14 @@
 """Rows of the built-in key manager, encrypted payloads in and out, and the cert reader factory.
 
 ``LocalReader`` reads refs from these tables (scoped to one project); ``reader_for`` picks the
-configured backend: ``PORTUS_CERT_BACKEND=local`` (default) or ``barbican`` with
-``PORTUS_BARBICAN_ENDPOINT`` (and ``PORTUS_BARBICAN_TOKEN`` when it needs one). Both the API
-(validation at create/update) and the reconciler (files for amphorae) read through it.
+configured backend (``Settings.cert_backend``): ``local`` (default) or ``barbican`` with
+``barbican_endpoint`` (and ``barbican_token`` when it needs one). Both the API (validation at
+create/update) and the reconciler (files for amphorae) read through it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+import threading
 
 from sqlalchemy.orm import Session
 
@@ -20,9 +19,8 @@ from portus.drivers.barbican import BarbicanReader
 from portus.drivers.certs import CertRetrievalError, SecretReader
 from portus.drivers.secretbox import SecretBox, SecretBoxError
 
-BACKEND_ENV = "PORTUS_CERT_BACKEND"
-ENDPOINT_ENV = "PORTUS_BARBICAN_ENDPOINT"
-TOKEN_ENV = "PORTUS_BARBICAN_TOKEN"
+_BARBICAN: dict[tuple[str, str | None], BarbicanReader] = {}
+_BARBICAN_LOCK = threading.Lock()
 
 
 def ref_id(ref: str) -> str:
@@ -31,7 +29,7 @@ def ref_id(ref: str) -> str:
 
 
 def box_for(settings: Settings) -> SecretBox:
-    return secretbox.for_state_dir(settings.state_dir)
+    return secretbox.for_state_dir(settings.state_dir, settings.secret_key)
 
 
 def seal(box: SecretBox, payload: bytes) -> str:
@@ -101,18 +99,19 @@ class CachingReader:
         return dict(self._containers[ref])
 
 
-def reader_for(
-    session: Session,
-    settings: Settings,
-    project_id: str | None,
-    env: Mapping[str, str] | None = None,
-) -> SecretReader:
+def barbican_reader(endpoint: str, token: str | None) -> BarbicanReader:
+    """One reader (one HTTP connection pool) per Barbican endpoint and token per process."""
+    with _BARBICAN_LOCK:
+        reader = _BARBICAN.get((endpoint, token))
+        if reader is None:
+            reader = _BARBICAN[(endpoint, token)] = BarbicanReader(endpoint, token)
+        return reader
+
+
+def reader_for(session: Session, settings: Settings, project_id: str | None) -> SecretReader:
     """The configured certificate backend, cached for the life of the returned object."""
-    e = os.environ if env is None else env
-    backend = e.get(BACKEND_ENV, "local").lower()
-    if backend == "barbican":
-        endpoint = e.get(ENDPOINT_ENV)
-        if not endpoint:
-            raise ValueError(f"{BACKEND_ENV}=barbican needs {ENDPOINT_ENV}")
-        return CachingReader(BarbicanReader(endpoint, e.get(TOKEN_ENV) or None))
+    if settings.cert_backend == "barbican":
+        if not settings.barbican_endpoint:
+            raise ValueError("cert_backend barbican needs barbican_endpoint")
+        return CachingReader(barbican_reader(settings.barbican_endpoint, settings.barbican_token))
     return CachingReader(LocalReader(session, box_for(settings), project_id))

@@ -1,8 +1,9 @@
 """Encryption at rest for stored secrets: Fernet with a key that never enters the database.
 
-The key comes from ``PORTUS_SECRET_KEY`` (a Fernet key, or several comma-separated: the first
-encrypts, all decrypt, so keys can be rotated), else from ``<state_dir>/secret.key``, created
-with mode 0600 on first use. A stolen database alone therefore reveals no private key.
+The key comes from the ``secret_key`` setting (``PORTUS_SECRET_KEY``: a Fernet key, or several
+comma-separated: the first encrypts, all decrypt, so keys can be rotated), else from
+``<state_dir>/secret.key``, created with mode 0600 on first use. A stolen database alone
+therefore reveals no private key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-KEY_ENV = "PORTUS_SECRET_KEY"
 KEY_FILE = "secret.key"
 
 
@@ -55,9 +55,10 @@ def _key_file(state_dir: Path) -> bytes:
 _CACHE: dict[tuple[str, str], SecretBox] = {}
 
 
-def for_state_dir(state_dir: Path, env: dict[str, str] | None = None) -> SecretBox:
-    """The box for this deployment (env key wins over the key file); cached per process."""
-    raw = (os.environ if env is None else env).get(KEY_ENV, "")
+def for_state_dir(state_dir: Path, secret_key: str | None = None) -> SecretBox:
+    """The box for this deployment (configured keys win over the key file); cached per
+    process, so the key file is read once."""
+    raw = secret_key or ""
     cache_key = (str(state_dir), raw)
     box = _CACHE.get(cache_key)
     if box is None:

@@ -3,24 +3,30 @@
 ``collect`` runs in the reconcile's DB half (it may read the built-in store's tables) and
 resolves every ref the LB's TLS listeners and re-encrypting pools use, each once; ``files_for``
 turns that into the agent's ``RenderedFiles.files`` for one amphora layout, crt-lists included.
-A store that cannot be read is a temporary error: the amphora keeps serving the certificates
-it already has, so neither an outage nor a delete ever waits on the store.
+A store that cannot be read falls back on the files last shipped for the same refs
+(``portus.reconcile.tls_cache``), so a failover or rebuild does not wait on the store; only a
+ref never fetched before is a temporary error, and the amphora keeps serving what it has.
+Deleting an LB never reads the store.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from portus.config import Settings
 from portus.db.models import LoadBalancer
-from portus.db.secretstore import reader_for
+from portus.db.secretstore import box_for, reader_for
 from portus.db.spec import lb_spec
 from portus.drivers import certs
 from portus.ir.desired import AmphoraLayout, LoadBalancerSpec
 from portus.ir.tls import CertFile, crt_list_name, crt_list_text, listener_files, pool_files
+from portus.reconcile import tls_cache
 from portus.reconcile.errors import PermanentError, TemporaryError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,27 @@ def material_for(spec: LoadBalancerSpec, reader: certs.SecretReader) -> TlsMater
 
 
 def collect(session: Session, lb: LoadBalancer, settings: Settings) -> TlsMaterial:
+    """The LB's certificate files from the store, or from the cache while the store is out."""
     spec = lb_spec(lb)
-    if not needed(spec):
+    files = needed(spec)
+    if not files:
         return TlsMaterial()
-    return material_for(spec, reader_for(session, settings, lb.project_id))
+    box = box_for(settings)
+    try:
+        material = material_for(spec, reader_for(session, settings, lb.project_id))
+    except TemporaryError as exc:
+        cached = tls_cache.load(settings.state_dir, box, lb.id, files)
+        if cached is None:
+            raise
+        log.warning("lb %s: certificate store unavailable, using cached files: %s", lb.id, exc)
+        return TlsMaterial(cached)
+    tls_cache.save(settings.state_dir, box, lb.id, files, material.files)
+    return material
+
+
+def forget(settings: Settings, lb_id: str) -> None:
+    """The LB is gone: drop its cached certificate files."""
+    tls_cache.forget(settings.state_dir, lb_id)
 
 
 def files_for(

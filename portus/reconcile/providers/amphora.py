@@ -356,6 +356,7 @@ class AmphoraProvider:
     def delete(self, lb: LoadBalancer) -> None:
         for amp in lb.amphorae:
             self._destroy(amp.id, amp.host)
+        tls_files.forget(self.settings, lb.id)
 
     def _agent(self, host: str | None) -> AmphoraAgent:
         agent = self.agents.get(host or "local")
