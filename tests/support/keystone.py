@@ -248,10 +248,12 @@ class KeystoneInfo:
         `load-balancer` is Portus. octaviaclient also builds openstacksdk's `network` proxy
         for every loadbalancer command (to resolve subnet/port names), which fails unless a
         `network` endpoint exists; it points at Portus too and is only contacted when a
-        command names a subnet, network or port.
+        command names a subnet, network or port. `key-manager` is Portus' built-in certificate
+        store, unversioned like Barbican's own catalog entry (clients discover `/v1` there).
         """
         self.register_service("load-balancer", url, name="portus")
         self.register_service("network", url, name="portus-network")
+        self.register_service("key-manager", url.rstrip("/") + "/key-manager", name="portus-km")
 
     def middleware_config(self) -> dict[str, str]:
         """keystonemiddleware auth_token options for a Portus API that trusts this Keystone."""
