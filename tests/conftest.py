@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.portus_app import Portus, make_settings
+from tests.support.portus_app import BACKENDS, Portus, make_settings
 from tests.support.postgres import PostgresCluster, PostgresUnavailable, start_postgres_cluster
 
 pytest_plugins = ["dataplane_support"]
 
-BACKENDS = [b for b in os.environ.get("PORTUS_TEST_DATABASES", "sqlite,postgres").split(",") if b]
 _db_numbers = itertools.count()
 
 

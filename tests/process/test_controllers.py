@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.portus_app import free_port
+from tests.support.portus_app import BACKENDS, free_port
+from tests.support.postgres import PostgresCluster
 
 PORTUS = str(Path(sys.executable).parent / "portus")
 LBS = "/v2/lbaas/loadbalancers"
@@ -46,11 +47,16 @@ class Proc:
         self.log.close()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[dict[str, object]]:
+@pytest.fixture(params=BACKENDS)
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, object]]:
+    """`portus api` and `portus controller`s sharing one database (SQLite file or PostgreSQL)."""
     procs: list[Proc] = []
     port = free_port()
-    db_url = os.environ.get("PORTUS_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'portus.db'}"
+    if request.param == "postgres":
+        pg: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        db_url = pg.create_database(f"portus_proc_{port}")
+    else:
+        db_url = f"sqlite:///{tmp_path / 'portus.db'}"
     base_env = {
         "PORTUS_DATABASE_URL": db_url,
         "PORTUS_STATE_DIR": str(tmp_path),
@@ -140,7 +146,8 @@ def test_two_controllers_never_reconcile_one_lb_at_once(cluster: dict) -> None: 
     client: httpx.Client = cluster["client"]  # type: ignore[assignment]
     start = cluster["start"]
     controllers = [
-        start("controller", PORTUS_NOOP_DELAY="0.15")  # type: ignore[operator]
+        # Two workers each and slow applies: one controller cannot take all six LBs at once.
+        start("controller", PORTUS_NOOP_DELAY="0.3", PORTUS_CONTROLLER_WORKERS="2")  # type: ignore[operator]
         for _ in range(2)
     ]
     ids = []

@@ -5,6 +5,7 @@ Shared by the fixtures in tests/conftest.py and by test modules that build their
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,10 @@ from portus.db.migrate import upgrade
 from portus.reconcile.controller import Waker
 from tests.support.ports import free_port
 
-__all__ = ["Portus", "free_port", "make_settings"]
+__all__ = ["BACKENDS", "Portus", "free_port", "make_settings"]
+
+# The databases the API and process tests run on; PORTUS_TEST_DATABASES=sqlite narrows it.
+BACKENDS = [b for b in os.environ.get("PORTUS_TEST_DATABASES", "sqlite,postgres").split(",") if b]
 
 
 class Portus:
