@@ -219,9 +219,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     """The LB-host agent: amphorae on this host, behind HTTPS with mutual TLS."""
     from portus.agent.agent import Agent
     from portus.agent.server import serve
+    from portus.drivers.network.bridges import plug_subnet
 
     settings = _settings(args)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    for subnet in settings.subnets:  # this host's bridges for the declared networks
+        plug_subnet(subnet)
     source = Agent(settings.state_dir / "agent")
     sender = build_heartbeat(settings, source, _target(settings.health_bind)).start()
     try:

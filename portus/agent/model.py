@@ -23,6 +23,8 @@ class NetworkAttachment:
     gateway: str | None = None
     mtu: int | None = None
     quickack: bool = False
+    # More addresses on the same leg ("address/prefixlen"): an LB's additional VIPs.
+    extra_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,9 @@ def add_leg(netns: str, host_name: str, inner_name: str, leg: NetworkAttachment)
     # nodad: the address is ours by IPAM; waiting for DAD would delay IPv6 binds by seconds.
     extra = ["nodad"] if iface.version == 6 else []
     run(["ip", "-n", netns, "addr", "add", str(iface), "dev", inner_name, *extra])
+    for more in leg.extra_addresses:
+        flags = ["nodad"] if ipaddress.ip_interface(more).version == 6 else []
+        run(["ip", "-n", netns, "addr", "add", more, "dev", inner_name, *flags])
     run(["ip", "-n", netns, "link", "set", inner_name, "up"])
     if leg.quickack:
         run(quickack_route_argv(netns, inner_name, iface))

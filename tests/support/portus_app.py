@@ -96,8 +96,8 @@ class Portus:
         finally:
             self.client = own
 
-    def wait_lb(self, lb_id: str, status: str = "ACTIVE") -> dict[str, Any]:
-        return self.wait_for(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer", status)
+    def wait_lb(self, lb_id: str, status: str = "ACTIVE", timeout: float = 20) -> dict[str, Any]:
+        return self.wait_for(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer", status, timeout)
 
     def create_lb(self, **fields: Any) -> dict[str, Any]:
         body = {"vip_subnet_id": "public", **fields}

@@ -14,8 +14,9 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def given(self) -> dict[str, Any]:
-        """Only the fields the client sent (PUT semantics: absent = unchanged, null = reset)."""
-        return {k: getattr(self, k) for k in self.model_fields_set}
+        """Only the fields the client sent (PUT semantics: absent = unchanged, null = reset),
+        nested bodies as plain dicts."""
+        return self.model_dump(include=set(self.model_fields_set))
 
 
 def _ip(value: str) -> str:

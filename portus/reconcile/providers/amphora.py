@@ -274,6 +274,7 @@ class AmphoraProvider:
         vip_subnet = self._subnet(lb.vip_subnet_id)
         assert vip_subnet is not None
         vip_net = ipaddress.ip_network(vip_subnet.cidr, strict=False)
+        on_vip_leg, own_legs = self._additional_vips(lb, vip_subnet, standalone=not amp.vrrp_ip)
         networks = [
             NetworkAttachment(
                 bridge=vip_subnet.bridge,
@@ -282,7 +283,9 @@ class AmphoraProvider:
                 address=amp.vrrp_ip or amp.ha_ip or lb.vip_address or "",
                 prefixlen=vip_net.prefixlen,
                 gateway=vip_subnet.gateway,
-            )
+                extra_addresses=on_vip_leg,
+            ),
+            *own_legs,
         ]
         for leg in legs:
             net = ipaddress.ip_network(leg.subnet.cidr, strict=False)
@@ -299,6 +302,30 @@ class AmphoraProvider:
             networks=tuple(networks),
             limits=parse_limits(amp.compute_flavor, self.default_limits),
         )
+
+    def _additional_vips(
+        self, lb: LoadBalancer, vip_subnet: SubnetConfig, standalone: bool
+    ) -> tuple[tuple[str, ...], list[NetworkAttachment]]:
+        """A SINGLE amphora holds its LB's additional VIPs itself: on the VIP leg when their
+        subnet shares its bridge, else on a leg of their own (keepalived holds them for
+        ACTIVE_STANDBY)."""
+        same: list[str] = []
+        legs: list[NetworkAttachment] = []
+        if not standalone:
+            return (), legs
+        for extra in lb.additional_vips or []:
+            subnet = self._subnet(extra.get("subnet_id"))
+            address = extra.get("ip_address")
+            if subnet is None or not address:
+                continue
+            prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen
+            if subnet.bridge == vip_subnet.bridge:
+                same.append(f"{address}/{prefix}")
+            else:
+                legs.append(
+                    NetworkAttachment(bridge=subnet.bridge, address=address, prefixlen=prefix)
+                )
+        return tuple(same), legs
 
     def apply(self, lb: LoadBalancer, plan: object = None) -> None:
         legs = plan.legs if isinstance(plan, Plan) else {}
