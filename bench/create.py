@@ -109,12 +109,12 @@ def agent_breakdown(work: Path, n: int) -> dict[str, Any]:
     try:
         for i in range(n):
             amp_id = str(uuid.uuid4())
-            vip = f"{lab.VIP_NET}.{150 + i % 50}"
+            vip = f"{lab.VIP_NET}.{200 + i % 20}"
             spec = AmphoraSpec(
                 amp_id,
                 (
                     NetworkAttachment(lab.VIP_BRIDGE, vip, 24, f"{lab.VIP_NET}.1"),
-                    NetworkAttachment(lab.MEM_BRIDGE, f"{lab.MEM_NET}.{150 + i % 50}", 24,
+                    NetworkAttachment(lab.MEM_BRIDGE, f"{lab.MEM_NET}.{200 + i % 20}", 24,
                                       quickack=True),
                 ),
             )  # fmt: skip

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import lab
 
-HAP_IP = f"{lab.VIP_NET}.5"
+HAP_IP = f"{lab.VIP_NET}.249"
 HAP_NS = "portus-bhap"
 
 TUNED_CFG = """global
@@ -60,7 +60,7 @@ def start_tuned(work: Path) -> tuple[lab.Netns, int, str]:
     with quickack, same sysctls), HAProxy on CPU1. Returns (netns, master pid, config)."""
     ns = lab.Netns(HAP_NS)
     ns.leg(lab.VIP_BRIDGE, [HAP_IP])
-    ns.leg(lab.MEM_BRIDGE, [f"{lab.MEM_NET}.5"], quickack_net=f"{lab.MEM_NET}.0/24")
+    ns.leg(lab.MEM_BRIDGE, [f"{lab.MEM_NET}.249"], quickack_net=f"{lab.MEM_NET}.0/24")
     ns.sysctl(
         net__core__somaxconn="65535",
         net__ipv4__tcp_max_syn_backlog="65535",

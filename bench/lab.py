@@ -4,8 +4,8 @@ Everything is created by the benchmark and removed afterwards, all named ``portu
 
 * bridges ``portus-bvip`` (VIP subnet ``10.253.0.0/24``) and ``portus-bmem`` (member subnet
   ``10.253.1.0/24``), both with the gateway ``.1`` on the host (Portus' ``local`` driver);
-* ``portus-bcli``: the client (``10.253.0.10``, and ``10.253.1.10`` for direct-to-member);
-* ``portus-bbe``: 16 member addresses ``10.253.1.101-116`` served by one nginx worker;
+* ``portus-bcli``: the client (``10.253.0.250``, and ``10.253.1.250`` for direct-to-member);
+* ``portus-bbe``: 16 member addresses ``10.253.1.231-246`` served by one nginx worker;
 * ``portus up`` as a subprocess with ``PORTUS_SUBNETS`` naming those two subnets, so an LB's
   amphora has a VIP leg and a member leg, exactly as a tenant's would.
 
@@ -39,8 +39,10 @@ RESULTS = ROOT / "bench" / "results"
 VIP_BRIDGE, MEM_BRIDGE = "portus-bvip", "portus-bmem"
 VIP_NET, MEM_NET = "10.253.0", "10.253.1"
 CLIENT_NS, MEMBER_NS = "portus-bcli", "portus-bbe"
-CLIENT_IP = f"{VIP_NET}.10"
-MEMBERS = [f"{MEM_NET}.{101 + i}" for i in range(16)]
+CLIENT_IP = f"{VIP_NET}.250"
+# Lab hosts sit at the top of each /24: Portus' IPAM hands out VIPs and member-leg addresses
+# from the bottom, so up to ~220 LBs never collide with them.
+MEMBERS = [f"{MEM_NET}.{231 + i}" for i in range(16)]
 SIZES = {"40b": 40, "100k": 102_400, "1m": 1_048_576}
 PROXY_CPU, CLIENT_CPU = "1", "0"
 LBS = "/v2/lbaas/loadbalancers"
@@ -237,7 +239,7 @@ def topology(work: Path, with_members: bool = True) -> Iterator[None]:
         client = Netns(CLIENT_NS)
         stack.callback(client.close)
         client.leg(VIP_BRIDGE, [CLIENT_IP])
-        client.leg(MEM_BRIDGE, [f"{MEM_NET}.10"])
+        client.leg(MEM_BRIDGE, [f"{MEM_NET}.250"])
         members = Netns(MEMBER_NS)
         stack.callback(members.close)
         members.leg(MEM_BRIDGE, MEMBERS)
