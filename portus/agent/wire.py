@@ -24,9 +24,13 @@ def to_dict(obj: Any) -> dict[str, Any]:
 def spec_from_dict(d: dict[str, Any]) -> AmphoraSpec:
     return AmphoraSpec(
         id=str(d["id"]),
-        networks=tuple(NetworkAttachment(**n) for n in d.get("networks", ())),
+        networks=tuple(_attachment(n) for n in d.get("networks", ())),
         limits=Limits(**d.get("limits", {})),
     )
+
+
+def _attachment(d: dict[str, Any]) -> NetworkAttachment:
+    return NetworkAttachment(**{**d, "extra_addresses": tuple(d.get("extra_addresses", ()))})
 
 
 def info_from_dict(d: dict[str, Any]) -> AmphoraInfo:
