@@ -177,7 +177,9 @@ def _add_ops(srv: ServerLine) -> RuntimeOp:
 
 def _del_ops(srv: ServerLine) -> RuntimeOp:
     ref = f"{srv.proxy}/{srv.name}"
-    cmds = (f"set server {ref} state maint", f"shutdown sessions server {ref}", f"del server {ref}")
+    # No "shutdown sessions" up front: requests in flight finish on the leaving server
+    # (run_ops escalates only if "del server" keeps refusing).
+    cmds = (f"set server {ref} state maint", f"del server {ref}")
     return RuntimeOp(f"remove {ref}", cmds)
 
 

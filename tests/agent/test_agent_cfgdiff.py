@@ -41,12 +41,41 @@ def test_added_disabled_server_stays_in_maintenance() -> None:
     assert ops == ["add server be/b 10.1.0.2:80 weight 3"]
 
 
-def test_removed_server_is_drained_then_deleted() -> None:
+def test_removed_server_is_put_in_maintenance_then_deleted() -> None:
     assert delta(cfg("a 10.1.0.1:80", "b 10.1.0.2:80"), cfg("a 10.1.0.1:80")) == [
         "set server be/b state maint",
-        "shutdown sessions server be/b",
         "del server be/b",
     ]
+
+
+def test_delete_waits_for_requests_in_flight_before_cutting_them() -> None:
+    from portus.agent.cfgdiff import RuntimeOp
+    from portus.agent.runtime import run_ops
+
+    sent: list[str] = []
+    refusals = iter(range(3))
+
+    def send(command: str) -> str:
+        sent.append(command)
+        if command.startswith("del server") and next(refusals, None) is not None:
+            return "Server still has connections attached to it, cannot remove it."
+        return "Server deleted." if command.startswith("del server") else ""
+
+    op = RuntimeOp("remove be/b", ("set server be/b state maint", "del server be/b"))
+    assert run_ops(send, [op]) == ["set server be/b state maint", "del server be/b"]
+    assert "shutdown sessions server be/b" not in sent
+
+    stubborn: list[str] = []
+
+    def send_stubborn(command: str) -> str:
+        stubborn.append(command)
+        if command.startswith("del server"):
+            cut = "shutdown sessions server be/b" in stubborn
+            return "Server deleted." if cut else "Server still has connections attached to it."
+        return ""
+
+    done = run_ops(send_stubborn, [op], drain_wait=0.1)
+    assert done[-2:] == ["shutdown sessions server be/b", "del server be/b"]
 
 
 def test_weight_state_and_address_changes() -> None:
