@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,20 @@ def create_tls_lb(portus: lab.PortusProc, refs: dict[str, str]) -> str:
     return str(r.json()["loadbalancer"]["id"])
 
 
+def cpu_cost(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Median proxy CPU per request (ms) per phase, size and target: what a handshake plus a
+    response costs each proxy, which other work on the machine distorts far less than req/s."""
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for r in rows:
+        if r["rps"] > 0:
+            key = (r["phase"], r["size"], r["target"])
+            samples.setdefault(key, []).append(10.0 * r.get("proxy_cpu_pct", 0.0) / r["rps"])
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (phase, size, target), values in sorted(samples.items()):
+        out.setdefault(phase, {}).setdefault(size, {})[target] = round(statistics.median(values), 3)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -188,17 +203,23 @@ def main() -> int:
                 tuned_ns.close()
             portus.close()
     summary = dataplane.summarise(rows)
+    cost = cpu_cost(rows)
     path = lab.write_result(
         "tls",
         {
             "meta": meta,
             "rows": rows,
             "summary": summary,
+            "proxy_cpu_ms_per_request": cost,
             "tuned_cfg": tuned_cfg,
             "portus_cfg": portus_cfg,
         },
     )
     print(dataplane.table(summary))
+    print("\nproxy CPU ms per request (median):")
+    for phase, by_size in cost.items():
+        for size, ms in by_size.items():
+            print(f"  {phase} {size:>4}: " + ", ".join(f"{t} {v}" for t, v in ms.items()))
     print(f"\nresults: {path}")
     return 0
 
