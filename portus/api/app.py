@@ -44,7 +44,7 @@ def create_app(svc: Services) -> FastAPI:
     errors.install(app)
 
     @app.get("/", include_in_schema=False)
-    def root(request: Request) -> JSONResponse:
+    async def root(request: Request) -> JSONResponse:
         return JSONResponse(versions(request))
 
     for prefix in ("/v2", "/v2.0"):

@@ -1,4 +1,8 @@
-"""Request-scoped helpers shared by every route module."""
+"""Request-scoped helpers shared by every route module.
+
+The dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the
+thread pool, and three thread hops per request cost more than a small list call.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +18,17 @@ from portus.service.listing import ListParams
 from portus.service.policy import RequestContext
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
 
-def context(request: Request) -> RequestContext:
+async def context(request: Request) -> RequestContext:
     ctx: RequestContext = request.state.ctx
     return ctx
 
 
-def list_params(request: Request) -> ListParams:
+async def list_params(request: Request) -> ListParams:
     return ListParams.from_pairs(list(request.query_params.multi_items()))
 
 
@@ -34,9 +38,21 @@ def collection_url(request: Request) -> str:
     return f"{url.scheme}://{url.netloc}{url.path}"
 
 
-def ts(value: datetime | None) -> str | None:
-    """ISO-8601 without zone or fraction, as Octavia prints it."""
-    return value.replace(microsecond=0).isoformat() if value else None
+def ts(value: datetime | str | None) -> str | None:
+    """ISO-8601 without zone or fraction, as Octavia prints it (from a datetime, or from the
+    database's text form ``2026-11-25 11:43:46[.000000]``)."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value[:19].replace(" ", "T")
+    return value.replace(microsecond=0).isoformat()
+
+
+def json_list(value: Any) -> list[Any]:
+    """A JSON list column, whether the row carries it decoded or as text."""
+    if isinstance(value, str):
+        return list(orjson.loads(value) or [])
+    return list(value or [])
 
 
 class FastJSONResponse(JSONResponse):

@@ -215,7 +215,8 @@ def paginate(
         order.append(col.desc() if desc != reverse else col.asc())
     final = stmt.order_by(*order).limit(limit + 1)
     if core:
-        rows: list[Any] = list(session.execute(final).all())
+        # Straight to the connection: a Core select needs none of the ORM's result machinery.
+        rows: list[Any] = list(session.connection().execute(final).all())
     else:
         rows = list(session.scalars(final).unique())
     more = len(rows) > limit

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from portus import constants as c
@@ -14,6 +15,7 @@ from portus.api.deps import (
     FastJSONResponse,
     collection_url,
     context,
+    json_list,
     list_params,
     owner_fields,
     services,
@@ -68,9 +70,8 @@ def _child_ids(session: Session, lb_ids: list[str]) -> tuple[dict[str, list[str]
     return out
 
 
-def view(
-    lb: LoadBalancer, tags: list[str], listener_ids: list[str], pool_ids: list[str]
-) -> dict[str, Any]:
+def view(lb: Any, tags: list[str], listener_ids: list[str], pool_ids: list[str]) -> dict[str, Any]:
+    """An LB as the API shows it, from an ORM object or a list row (read by attribute)."""
     return {
         "id": lb.id,
         "name": lb.name or "",
@@ -83,9 +84,9 @@ def view(
         "vip_subnet_id": lb.vip_subnet_id,
         "vip_network_id": lb.vip_network_id,
         "vip_qos_policy_id": lb.vip_qos_policy_id,
-        "vip_sg_ids": lb.vip_sg_ids or [],
+        "vip_sg_ids": json_list(lb.vip_sg_ids),
         "vip_vnic_type": lb.vip_vnic_type,
-        "additional_vips": lb.additional_vips or [],
+        "additional_vips": json_list(lb.additional_vips),
         "provider": lb.provider or "octavia",
         "flavor_id": lb.flavor_id,
         "availability_zone": lb.availability_zone,
@@ -138,8 +139,11 @@ def _aggregated(column: Any, key: Any, parent: Any) -> Any:
 
 
 LB = LoadBalancer.__table__
+RAW = ("created_at", "updated_at", "vip_sg_ids", "additional_vips")
 LIST_COLUMNS = [
-    *LB.c,
+    # Timestamps and JSON come as text: parsing them per row cost more than the rest of the
+    # row, and views print them as text again anyway (``ts`` / ``json_list`` take either form).
+    *(cast(col, String).label(col.key) if col.key in RAW else col for col in LB.c),
     _aggregated(Listener.__table__.c.id, Listener.__table__.c.load_balancer_id, LB.c.id),
     _aggregated(Pool.__table__.c.id, Pool.__table__.c.load_balancer_id, LB.c.id),
     _aggregated(Tag.__table__.c.tag, Tag.__table__.c.resource_id, LB.c.id),
@@ -151,7 +155,7 @@ def _split(value: str | None) -> list[str]:
 
 
 @router.get(BASE)
-def list_loadbalancers(
+async def list_loadbalancers(
     request: Request,
     svc: Services = Depends(services),
     ctx: RequestContext = Depends(context),
@@ -173,12 +177,14 @@ def list_loadbalancers(
             core=True,
         )
     fields = params.fields
+    # Rows as namespaces: attribute access on a SQLAlchemy Row is a per-name lookup.
+    rows = [SimpleNamespace(**row._asdict()) for row in page.rows]
     items = [
         select_fields(
             view(lb, _split(lb.tags_agg), _split(lb.listeners_agg), _split(lb.pools_agg)),
             fields,
         )
-        for lb in page.rows
+        for lb in rows
     ]
     return FastJSONResponse({"loadbalancers": items, "loadbalancers_links": page.links})
 
@@ -205,7 +211,7 @@ def create_loadbalancer(
 
 
 @router.get(BASE + "/{lb_id}")
-def show_loadbalancer(
+async def show_loadbalancer(
     lb_id: str,
     svc: Services = Depends(services),
     ctx: RequestContext = Depends(context),
