@@ -71,12 +71,15 @@ def heartbeat_key(settings: config.Settings) -> bytes:
     return load_key(settings.state_dir / "heartbeat.key", settings.heartbeat_key)
 
 
-def build_health(settings: config.Settings, db: Database, notify: Any = None) -> Any:
+def build_health(
+    settings: config.Settings, db: Database, notify: Any = None, embedded: bool = False
+) -> Any:
     """The health process (heartbeat receiver, status/stats writer, failover trigger)."""
     from portus.health.service import HealthOptions, HealthService
 
+    default_bind = "127.0.0.1:0" if embedded else config.DEFAULT_HEALTH_BIND
     options = HealthOptions(
-        bind=settings.health_bind,
+        bind=settings.health_bind or default_bind,
         heartbeat_timeout=settings.heartbeat_timeout,
         check_interval=settings.health_check_interval,
         failover_threshold=settings.failover_threshold,
@@ -173,7 +176,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     waker = Waker()
     controller = build_controller(settings, db, waker)
     controller.start()
-    health = build_health(settings, db, waker.notify)
+    health = build_health(settings, db, waker.notify, embedded=True)
     address = health.start()
     agent = local_agent_of(controller)
     sender = build_heartbeat(settings, agent, address).start() if agent is not None else None
@@ -226,7 +229,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
     for subnet in settings.subnets:  # this host's bridges for the declared networks
         plug_subnet(subnet)
     source = Agent(settings.state_dir / "agent")
-    sender = build_heartbeat(settings, source, _target(settings.health_bind)).start()
+    sender = build_heartbeat(
+        settings, source, _target(settings.health_bind or config.DEFAULT_HEALTH_BIND)
+    ).start()
     try:
         serve(settings, bind=args.bind or "127.0.0.1:9443", pki_dir=settings.pki_dir)
     finally:

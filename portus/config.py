@@ -14,6 +14,7 @@ from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:9876"
 DEFAULT_STATE_DIR = "/var/lib/portus"
+DEFAULT_HEALTH_BIND = "127.0.0.1:5555"
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,15 @@ class Settings:
     # Health and failover (portus.health, portus.agent.heartbeat); key None = generated and
     # kept in <state_dir>/heartbeat.key (one-host setups; set it for remote agents).
     heartbeat_key: str | None = None
-    health_bind: str = "127.0.0.1:5555"
+    # Where the health process listens for heartbeats. None: 127.0.0.1:5555 for a separate
+    # `portus health`, an ephemeral port for `portus up` (its in-process sender is told which),
+    # so several embedded instances can run side by side.
+    health_bind: str | None = None
     heartbeat_interval: float = 1.0
-    heartbeat_timeout: float = 5.0
+    heartbeat_timeout: float = 3.0  # 3 lost beats; host loss -> serving in < 5 s
     health_check_interval: float = 0.5
     failover_threshold: int | None = None
-    vrrp_advert_int: float = 0.2
+    vrrp_advert_int: float = 0.02  # host loss -> VIP moved in ~75 ms (docs/benchmarks.md)
     # Housekeeping (portus.housekeeping).
     spare_pool_size: int = 0
     deleted_expiry_seconds: float = 7 * 24 * 3600.0
@@ -159,14 +163,14 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         agent_url=e.get("PORTUS_AGENT_URL") or None,
         pki_dir=Path(e["PORTUS_PKI_DIR"]) if e.get("PORTUS_PKI_DIR") else None,
         heartbeat_key=e.get("PORTUS_HEARTBEAT_KEY") or None,
-        health_bind=e.get("PORTUS_HEALTH_BIND", "127.0.0.1:5555"),
+        health_bind=e.get("PORTUS_HEALTH_BIND") or None,
         heartbeat_interval=float(e.get("PORTUS_HEARTBEAT_INTERVAL", "1")),
-        heartbeat_timeout=float(e.get("PORTUS_HEARTBEAT_TIMEOUT", "5")),
+        heartbeat_timeout=float(e.get("PORTUS_HEARTBEAT_TIMEOUT", "3")),
         health_check_interval=float(e.get("PORTUS_HEALTH_CHECK_INTERVAL", "0.5")),
         failover_threshold=int(e["PORTUS_FAILOVER_THRESHOLD"])
         if e.get("PORTUS_FAILOVER_THRESHOLD")
         else None,
-        vrrp_advert_int=float(e.get("PORTUS_VRRP_ADVERT_INT", "0.2")),
+        vrrp_advert_int=float(e.get("PORTUS_VRRP_ADVERT_INT", "0.02")),
         spare_pool_size=int(e.get("PORTUS_SPARE_POOL_SIZE", "0")),
         deleted_expiry_seconds=float(e.get("PORTUS_DELETED_EXPIRY_SECONDS", str(7 * 24 * 3600))),
         housekeeping_interval=float(e.get("PORTUS_HOUSEKEEPING_INTERVAL", "30")),
