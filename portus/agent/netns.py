@@ -152,28 +152,34 @@ def leg_mac(address: str) -> str:
 
 
 def add_leg(netns: str, host_name: str, inner_name: str, leg: NetworkAttachment) -> None:
-    """Create a veth pair, enslave the host end to the bridge, address the inner end."""
+    """Create a veth pair, enslave the host end to the bridge, address the inner end.
+
+    Two ``ip -batch`` runs (host side, then inside the namespace) instead of one process per
+    step: creating an amphora is on the path of every LB create.
+    """
     if not link_exists(leg.bridge):
         raise AgentError(f"bridge {leg.bridge} does not exist on this host")
-    peer = ["name", inner_name, "address", leg_mac(leg.address), "netns", netns]
-    run(["ip", "link", "add", host_name, "type", "veth", "peer", *peer])
+    host = [
+        f"link add {host_name} type veth peer name {inner_name} "
+        f"address {leg_mac(leg.address)} netns {netns}"
+    ]
+    inner: list[str] = []
     if leg.mtu:
-        run(["ip", "link", "set", host_name, "mtu", str(leg.mtu)])
-        run(["ip", "-n", netns, "link", "set", inner_name, "mtu", str(leg.mtu)])
-    run(["ip", "link", "set", host_name, "master", leg.bridge, "up"])
+        host.append(f"link set {host_name} mtu {leg.mtu}")
+        inner.append(f"link set {inner_name} mtu {leg.mtu}")
+    host.append(f"link set {host_name} master {leg.bridge} up")
     iface = ipaddress.ip_interface(f"{leg.address}/{leg.prefixlen}")
-    # nodad: the address is ours by IPAM; waiting for DAD would delay IPv6 binds by seconds.
-    extra = ["nodad"] if iface.version == 6 else []
-    run(["ip", "-n", netns, "addr", "add", str(iface), "dev", inner_name, *extra])
-    for more in leg.extra_addresses:
-        flags = ["nodad"] if ipaddress.ip_interface(more).version == 6 else []
-        run(["ip", "-n", netns, "addr", "add", more, "dev", inner_name, *flags])
-    run(["ip", "-n", netns, "link", "set", inner_name, "up"])
+    for address in (str(iface), *leg.extra_addresses):
+        # nodad: the address is ours by IPAM; waiting for DAD would delay IPv6 binds by seconds.
+        nodad = " nodad" if ipaddress.ip_interface(address).version == 6 else ""
+        inner.append(f"addr add {address} dev {inner_name}{nodad}")
+    inner.append(f"link set {inner_name} up")
     if leg.quickack:
-        run(quickack_route_argv(netns, inner_name, iface))
+        inner.append(" ".join(quickack_route_argv(netns, inner_name, iface)[4:]))
     if leg.gateway:
-        family = "-6" if ipaddress.ip_address(leg.gateway).version == 6 else "-4"
-        run(["ip", family, "-n", netns, "route", "replace", "default", "via", leg.gateway])
+        inner.append(f"route replace default via {leg.gateway}")
+    run(["ip", "-batch", "-"], input_text="\n".join(host) + "\n")
+    run(["ip", "-n", netns, "-batch", "-"], input_text="\n".join(inner) + "\n")
 
 
 def delete_link(name: str) -> None:
