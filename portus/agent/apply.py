@@ -107,6 +107,17 @@ def stop_haproxy(target: HaproxyTarget) -> Outcome:
     return Outcome(ApplyResult(changed=running, reloaded=False))
 
 
+def _invalid(target: HaproxyTarget, text: str) -> str | None:
+    """``haproxy -c`` on ``text`` (staged aside): an "invalid: ..." error, or None."""
+    files = target.files
+    write_atomic(files.staging, text)
+    try:
+        error = haproxy.validate(target.binary, files.staging, files.dir)
+    finally:
+        files.staging.unlink(missing_ok=True)
+    return f"invalid: {error}" if error is not None else None
+
+
 def apply_haproxy(target: HaproxyTarget, text: str, *, force_reload: bool = False) -> Outcome:
     """Apply ``text``; ``force_reload`` when files HAProxy reads at load (certs) changed."""
     files = target.files
@@ -115,24 +126,26 @@ def apply_haproxy(target: HaproxyTarget, text: str, *, force_reload: bool = Fals
     if alive and running_text == text and not force_reload:
         return Outcome(ApplyResult(changed=False, reloaded=False))
 
-    write_atomic(files.staging, text)
-    error = haproxy.validate(target.binary, files.staging, files.dir)
-    if error is not None:
-        files.staging.unlink(missing_ok=True)
-        return Outcome(ApplyResult(changed=False, reloaded=False, error=f"invalid: {error}"))
-    files.staging.unlink(missing_ok=True)
     new = cfgdiff.parse(text)
-
     if not alive:
+        # Nothing serves yet, so nothing to protect: start directly (HAProxy checks the file
+        # as it loads it) and run `haproxy -c` only to say why a start failed.
         error = _start_with(target, text)
         if error is None:
             _commit(target, text)
             return Outcome(ApplyResult(changed=True, reloaded=False))
+        invalid = _invalid(target, text)
+        if invalid is not None:
+            error = invalid
         restored, reloads = _restore(target, alive=False)
         return Outcome(
             ApplyResult(changed=False, reloaded=False, error=error, rolled_back=restored),
             reloads,
         )
+
+    invalid = _invalid(target, text)
+    if invalid is not None:
+        return Outcome(ApplyResult(changed=False, reloaded=False, error=invalid))
 
     ops_done: list[str] = []
     old = cfgdiff.parse(running_text or "")
