@@ -17,7 +17,17 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from portus.agent import apply, cgroups, haproxy, keepalived, netns, nft, support, udphealth
+from portus.agent import (
+    apply,
+    cgroups,
+    haproxy,
+    keepalived,
+    netns,
+    nft,
+    support,
+    udphealth,
+    vipguard,
+)
 from portus.agent.cmd import run
 from portus.agent.errors import AgentError, AlreadyExists, NotFound
 from portus.agent.model import (
@@ -53,6 +63,7 @@ class Agent:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self.udp_health = udphealth.UdpHealthSupervisor()
+        self.vip_guard = vipguard.VipGuard()
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -166,6 +177,7 @@ class Agent:
     def _teardown(self, amphora_id: str, info: AmphoraInfo, legs: int) -> None:
         run_dir = Path(info.run_dir)
         self.udp_health.stop(run_dir)
+        self.vip_guard.unwatch(str(run_dir))
         # keepalived first: its SIGTERM sends a priority-0 advert, so a peer takes the VIP
         # at once instead of after the master-down timeout while HAProxy is already gone.
         keepalived.stop(keepalived.KeepalivedFiles(run_dir))
@@ -196,6 +208,7 @@ class Agent:
             data = self._load(amphora_id)
             info = self._info(data)
             run_dir = Path(info.run_dir)
+            self.vip_guard.unwatch(str(run_dir))  # what follows may stop HAProxy on purpose
             results: list[ApplyResult] = []
             nft_path = run_dir / "nft.conf"
             if files.nft_ruleset is None:
@@ -239,10 +252,19 @@ class Agent:
                     self._cgroup(info),
                 )
             )
+            if files.keepalived_conf is not None:
+                self._guard_vip(run_dir)
             data["reloads"] = _int(data.get("reloads")) + outcome.reloads
             data["runtime"] = _int(data.get("runtime")) + int(outcome.runtime_applied)
             self._save(amphora_id, data)
             return _merge(results, outcome.result)
+
+    def _guard_vip(self, run_dir: Path) -> None:
+        """ACTIVE_STANDBY: HAProxy's death stops keepalived at once (see vipguard)."""
+        hap = haproxy.master_pid(haproxy.HaproxyFiles(run_dir))
+        ka = keepalived.main_pid(keepalived.KeepalivedFiles(run_dir))
+        if hap is not None and ka is not None:
+            self.vip_guard.watch(str(run_dir), hap, vipguard.sigterm(ka))
 
     def status(self, amphora_id: str) -> AmphoraStatus:
         data = self._load(amphora_id)
