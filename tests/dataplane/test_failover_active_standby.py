@@ -176,3 +176,53 @@ def test_master_killed_under_load_vip_moves_and_peer_rejoins_as_backup(
     assert len(health.failovers) == 3
     lb_now = p.client.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
     assert lb_now["provisioning_status"] == "ACTIVE"
+
+
+def test_lb_failover_replaces_amphorae_one_at_a_time_and_the_vip_keeps_serving(
+    ha_portus: Portus, backends: Callable[[str], Backend]
+) -> None:
+    p = ha_portus
+    backend = backends("one")
+    pool = {
+        "protocol": "HTTP",
+        "lb_algorithm": "ROUND_ROBIN",
+        "members": [{"address": backend.address, "protocol_port": backend.port}],
+    }
+    lb = create_lb(p, listeners=[{"protocol": "HTTP", "protocol_port": 80, "default_pool": pool}])
+    vip = lb["vip_address"]
+    agent: Any = p.controller.providers["amphora"].agent  # type: ignore[attr-defined]
+    before = {a["id"] for a in amphorae(p, lb["id"])}
+
+    def netns_of(amp_id: str) -> str:
+        return next(i.netns for i in agent.list_amphorae() if i.id == amp_id)
+
+    assert wait_until(lambda: any(holds_vip(netns_of(i), vip) for i in before), timeout=5)
+    load = Load(f"http://{vip}/")
+    try:
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        r = p.client.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover")
+        assert r.status_code == 202, r.text
+
+        def replaced() -> bool:
+            amps = amphorae(p, lb["id"])
+            state = p.client.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
+            return (
+                state["provisioning_status"] == "ACTIVE"
+                and len(amps) == 2
+                and not before & {a["id"] for a in amps}
+                and {a["status"] for a in amps} == {"ALLOCATED"}
+            )
+
+        assert wait_until(replaced, timeout=30)
+        time.sleep(0.3)
+        probes, failed, gap = load.since(t0)
+    finally:
+        load.stop()
+    print(f"LB failover: {probes} probes, {failed} failed, longest gap {gap * 1000:.0f} ms")
+    # Both at once would leave the VIP unanswered for the whole rebuild (seconds).
+    assert probes > 20 and failed <= 1 and gap < 1.0
+    amps = amphorae(p, lb["id"])
+    assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
+    master = next(a["id"] for a in amps if a["role"] == "MASTER")
+    assert holds_vip(netns_of(master), vip)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -34,7 +35,7 @@ from portus.drivers.agent import (
 )
 from portus.drivers.agent import NotFound as AgentNotFound
 from portus.drivers.network.bridges import plug_subnet
-from portus.ir.desired import AmphoraLayout, RenderOptions
+from portus.ir.desired import AmphoraLayout, LoadBalancerSpec, RenderOptions
 from portus.ir.model import AmphoraIR
 from portus.ir.translate import translate
 from portus.reconcile import tls_files
@@ -112,6 +113,7 @@ class Plan:
 
     legs: dict[str, list[Leg]]
     tls: tls_files.TlsMaterial | None = None
+    rolling: str | None = None  # ACTIVE_STANDBY replaced whole: the old master, kept till last
 
 
 def parse_limits(text: str | None, default: Limits) -> Limits:
@@ -186,7 +188,20 @@ class AmphoraProvider:
         return Plan(
             {a.id: self.member_legs(session, lb, a) for a in lb.amphorae if a.status in LIVE},
             tls_files.collect(session, lb, self.settings),
+            rolling=self._rolling(lb),
         )
+
+    @staticmethod
+    def _rolling(lb: LoadBalancer) -> str | None:
+        """An LB failover of ACTIVE_STANDBY replaces both amphorae: the old master is kept
+        serving until its replacement can take the VIP (see ``apply``)."""
+        if lb.topology != ACTIVE_STANDBY:
+            return None
+        live = [a for a in lb.amphorae if a.status in LIVE]
+        if not live or any(a.status != "BOOTING" for a in live):
+            return None  # a survivor exists: the usual one-peer rebuild
+        old = [a for a in lb.amphorae if a.status == "PENDING_DELETE" and a.role == "MASTER"]
+        return old[0].id if old else None
 
     def _new_amphora(
         self, session: Session, lb: LoadBalancer, role: str, taken: list[str | None]
@@ -330,15 +345,59 @@ class AmphoraProvider:
     def apply(self, lb: LoadBalancer, plan: object = None) -> None:
         legs = plan.legs if isinstance(plan, Plan) else {}
         tls = (plan.tls if isinstance(plan, Plan) else None) or tls_files.TlsMaterial()
+        rolling = plan.rolling if isinstance(plan, Plan) else None
         spec = lb_spec(lb)
+        keep = next((a for a in lb.amphorae if a.id == rolling), None)
         for amp in lb.amphorae:
-            if amp.status in ("PENDING_DELETE", "DELETED", "ERROR"):
+            if amp.status in ("PENDING_DELETE", "DELETED", "ERROR") and amp is not keep:
                 self._destroy(amp.id, amp.host)
+        live = [a for a in lb.amphorae if a.status in LIVE]
+        if keep is not None:
+            self._roll(lb, spec, keep, live, legs, tls)
+            return
         # The survivor first: it holds the VIP and must learn its new peer before the
         # replacement's keepalived starts advertising.
-        order = sorted(
-            (a for a in lb.amphorae if a.status in LIVE), key=lambda a: a.status == "BOOTING"
-        )
+        self._converge(lb, spec, sorted(live, key=lambda a: a.status == "BOOTING"), legs, tls)
+
+    def _roll(
+        self,
+        lb: LoadBalancer,
+        spec: LoadBalancerSpec,
+        old_master: Amphora,
+        new: list[Amphora],
+        legs: dict[str, list[Leg]],
+        tls: tls_files.TlsMaterial,
+    ) -> None:
+        """Replace both amphorae one at a time so the VIP keeps serving: the old backup is
+        already gone; the new MASTER joins the old master as its backup, the old master is
+        stopped (keepalived first: priority-0 advert, the new one takes the VIP after its skew)
+        and the new BACKUP joins the new master."""
+        first = next((a for a in new if a.role == "MASTER"), None)
+        if first is None:
+            self._destroy(old_master.id, old_master.host)
+            self._converge(lb, spec, new, legs, tls)
+            return
+        pair = replace(spec, amphorae=(amphora_spec(old_master), amphora_spec(first)))
+        try:
+            self._converge(lb, pair, [old_master, first], legs, tls)
+        except TemporaryError:
+            log.warning(
+                "lb %s: old master %s unreachable, replacing it at once", lb.id, old_master.id
+            )
+        # Long enough for the new peer to hear a few adverts and settle as BACKUP.
+        time.sleep(max(0.3, 10 * self.settings.vrrp_advert_int))
+        self._destroy(old_master.id, old_master.host)
+        self._converge(lb, spec, [first, *(a for a in new if a is not first)], legs, tls)
+
+    def _converge(
+        self,
+        lb: LoadBalancer,
+        spec: LoadBalancerSpec,
+        order: list[Amphora],
+        legs: dict[str, list[Leg]],
+        tls: tls_files.TlsMaterial,
+    ) -> None:
+        """Create (if missing) and configure each amphora of ``order``, in that order."""
         for amp in order:
             agent = self._agent(amp.host)
             request = self.amphora_request(lb, amp, legs.get(amp.id, []))
