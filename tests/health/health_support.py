@@ -29,10 +29,24 @@ def watch(
     timeout: float = 1.5,
     threshold: int | None = None,
 ) -> Iterator[HealthService]:
+    with watch_pair(p, interval=interval, timeout=timeout, threshold=threshold) as (health, _):
+        yield health
+
+
+@contextlib.contextmanager
+def watch_pair(
+    p: Any,
+    *,
+    interval: float = 0.2,
+    timeout: float = 1.5,
+    threshold: int | None = None,
+    check_interval: float = 0.1,
+) -> Iterator[tuple[HealthService, HeartbeatSender]]:
+    """``watch``, also yielding the heartbeat sender (a test may silence the host)."""
     options = HealthOptions(
         bind="127.0.0.1:0",
         heartbeat_timeout=timeout,
-        check_interval=0.1,
+        check_interval=check_interval,
         stats_flush=0.2,
         failover_threshold=threshold,
         heartbeat_write=0.5,
@@ -43,7 +57,7 @@ def watch(
     agent = p.controller.providers["amphora"].agent
     sender = HeartbeatSender(agent, KEY, [address], interval=interval).start()
     try:
-        yield health
+        yield health, sender
     finally:
         sender.stop()
         health.stop()
