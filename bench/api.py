@@ -54,7 +54,24 @@ def start_portus(state: Path, port: int) -> subprocess.Popen[bytes]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PORTUS_LOG_LEVEL": "warning"},
+        env={
+            **os.environ,
+            "PORTUS_LOG_LEVEL": "warning",
+            # A /16, so the 1,000-LB list has addresses for all its VIPs.
+            "PORTUS_SUBNETS": json.dumps(
+                [
+                    {
+                        "id": "public",
+                        "name": "public",
+                        "network_id": "public",
+                        "network_name": "public",
+                        "cidr": "10.200.0.0/16",
+                        "gateway": "10.200.0.1",
+                        "bridge": "portus-pub",
+                    }
+                ]
+            ),
+        },
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -80,7 +97,7 @@ def wait_active(client: httpx.Client, path: str, key: str, timeout: float = 30) 
             return
         if status == "ERROR":
             raise RuntimeError(f"{path} went ERROR")
-        time.sleep(0.001)
+        time.sleep(0.002)
     raise RuntimeError(f"{path} not ACTIVE in {timeout}s")
 
 
