@@ -31,23 +31,26 @@ def build_providers(settings: config.Settings) -> dict[str, Provider]:
     if settings.provider == "amphora":
         from portus.reconcile.providers.amphora import AmphoraProvider
 
-        providers["amphora"] = AmphoraProvider(settings, build_agent(settings))
+        others = {host: remote_agent(settings, url) for host, url in settings.agents.items()}
+        providers["amphora"] = AmphoraProvider(settings, build_agent(settings), agents=others)
     return providers
 
 
-def build_agent(settings: config.Settings) -> Any:
-    """The in-process agent, or a client of a remote `portus agent` (mutual TLS)."""
-    if settings.agent_url:
-        from portus.agent.pki import PkiPaths
-        from portus.drivers.remote import RemoteAgent
+def remote_agent(settings: config.Settings, url: str) -> Any:
+    """A client of the `portus agent` at ``url`` (mutual TLS, certificates from Portus' CA)."""
+    from portus.agent.pki import PkiPaths
+    from portus.drivers.remote import RemoteAgent
 
-        paths = PkiPaths(settings.pki_dir or settings.state_dir / "pki")
-        return RemoteAgent(
-            settings.agent_url,
-            ca_cert=paths.ca_cert,
-            client_cert=paths.client_cert,
-            client_key=paths.client_key,
-        )
+    paths = PkiPaths(settings.pki_dir or settings.state_dir / "pki")
+    return RemoteAgent(
+        url, ca_cert=paths.ca_cert, client_cert=paths.client_cert, client_key=paths.client_key
+    )
+
+
+def build_agent(settings: config.Settings) -> Any:
+    """The agent of host ``local``: in-process, or a remote `portus agent` (mutual TLS)."""
+    if settings.agent_url:
+        return remote_agent(settings, settings.agent_url)
     from portus.drivers.local import LocalAgent
 
     return LocalAgent(settings.state_dir / "agent")

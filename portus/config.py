@@ -78,6 +78,9 @@ class Settings:
     # Where amphorae run: the in-process agent (None) or a remote `portus agent` over mTLS.
     agent_url: str | None = None
     pki_dir: Path | None = None
+    # More LB hosts: host name -> `portus agent` URL (same PKI). With any, amphorae are placed
+    # across hosts (the two of an ACTIVE_STANDBY LB on different ones).
+    agents: dict[str, str] = field(default_factory=dict)
     # Health and failover (portus.health, portus.agent.heartbeat); key None = generated and
     # kept in <state_dir>/heartbeat.key (one-host setups; set it for remote agents).
     heartbeat_key: str | None = None
@@ -161,6 +164,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         loadbalancer_topology=e.get("PORTUS_LOADBALANCER_TOPOLOGY", "SINGLE"),
         log_level=e.get("PORTUS_LOG_LEVEL", "info"),
         agent_url=e.get("PORTUS_AGENT_URL") or None,
+        agents=json.loads(e.get("PORTUS_AGENTS", "{}")),
         pki_dir=Path(e["PORTUS_PKI_DIR"]) if e.get("PORTUS_PKI_DIR") else None,
         heartbeat_key=e.get("PORTUS_HEARTBEAT_KEY") or None,
         health_bind=e.get("PORTUS_HEALTH_BIND") or None,

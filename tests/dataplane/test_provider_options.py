@@ -3,11 +3,13 @@ flavor resource limits, and amphorae on a remote `portus agent` over mutual TLS.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,8 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from portus.config import SubnetConfig
+from portus.db.models import Amphora
 from tests.support.portus_app import Portus, free_port, make_settings
 
 from dataplane_support import Backend, needs_root
@@ -158,57 +162,32 @@ def test_flavor_compute_limits_become_the_amphora_cgroup(
         stop_portus(p)
 
 
-def test_amphorae_on_a_remote_agent_over_mutual_tls(
-    two_subnets: tuple[SubnetConfig, SubnetConfig, SubnetConfig],
-) -> None:
-    public, _public_b, _members = two_subnets
-    agent_state = Path(tempfile.mkdtemp(prefix="portus-ag-"))
+@contextlib.contextmanager
+def agent_process(subnets: tuple[SubnetConfig, ...]) -> Iterator[tuple[str, Path]]:
+    """A real `portus agent` on a free port; yields its URL and state dir (PKI in ./pki)."""
+    state = Path(tempfile.mkdtemp(prefix="portus-ag-"))
     port = free_port()
-    subnets = json.dumps([dataclasses.asdict(s) for s in two_subnets])
     env = {
         **os.environ,
-        "PORTUS_STATE_DIR": str(agent_state),
+        "PORTUS_STATE_DIR": str(state),
         "PORTUS_LOG_LEVEL": "warning",
-        "PORTUS_SUBNETS": subnets,
+        "PORTUS_SUBNETS": json.dumps([dataclasses.asdict(s) for s in subnets]),
     }
-    log = (agent_state / "agent.log").open("wb")
+    log = (state / "agent.log").open("wb")
     agent = subprocess.Popen(
         [str(Path(sys.executable).parent / "portus"), "agent", "--bind", f"127.0.0.1:{port}"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    p: Portus | None = None
-    backend: Backend | None = None
     try:
         deadline = time.monotonic() + 20
-        while not (agent_state / "pki" / "controller.key").exists():
-            assert time.monotonic() < deadline, (agent_state / "agent.log").read_text()
+        while not (state / "pki" / "controller.key").exists() or not _port_open(port):
+            assert agent.poll() is None, (state / "agent.log").read_text()
+            assert time.monotonic() < deadline, (state / "agent.log").read_text()
             time.sleep(0.1)
-        deadline = time.monotonic() + 20
-        while subprocess.run(["ip", "link", "show", public.bridge], capture_output=True).returncode:
-            assert time.monotonic() < deadline, "the agent did not plug its subnets"
-            time.sleep(0.1)
-        backend = Backend(public.gateway or "", "remote")
-        p = run_portus(
-            two_subnets, agent_url=f"https://127.0.0.1:{port}", pki_dir=agent_state / "pki"
-        )
-        lb = http_stack(
-            p,
-            {"vip_subnet_id": "public"},
-            {"address": backend.server.server_address[0], "protocol_port": backend.port},
-        )
-        assert httpx.get(f"http://{lb['vip_address']}/", timeout=5).text == "remote"
-        # The amphora lives in the agent's state dir, not the controller's.
-        assert list((agent_state / "agent" / "amphorae").iterdir())
-        p.client.delete(f"/v2/lbaas/loadbalancers/{lb['id']}", params={"cascade": "true"})
-        p.wait_lb(lb["id"], "DELETED")
-        assert not list((agent_state / "agent" / "amphorae").iterdir())
+        yield f"https://127.0.0.1:{port}", state
     finally:
-        if backend is not None:
-            backend.stop()
-        if p is not None:
-            stop_portus(p)
         agent.send_signal(signal.SIGTERM)
         try:
             agent.wait(10)
@@ -216,3 +195,74 @@ def test_amphorae_on_a_remote_agent_over_mutual_tls(
             agent.kill()
             agent.wait(10)
         log.close()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_amphorae_on_a_remote_agent_over_mutual_tls(
+    two_subnets: tuple[SubnetConfig, SubnetConfig, SubnetConfig],
+) -> None:
+    public = two_subnets[0]
+    with agent_process(two_subnets) as (url, agent_state):
+        p = run_portus(two_subnets, agent_url=url, pki_dir=agent_state / "pki")
+        backend = Backend(public.gateway or "", "remote")
+        try:
+            lb = http_stack(
+                p,
+                {"vip_subnet_id": "public"},
+                {"address": backend.server.server_address[0], "protocol_port": backend.port},
+            )
+            assert httpx.get(f"http://{lb['vip_address']}/", timeout=5).text == "remote"
+            # The amphora lives in the agent's state dir, not the controller's.
+            assert list((agent_state / "agent" / "amphorae").iterdir())
+            p.client.delete(f"/v2/lbaas/loadbalancers/{lb['id']}", params={"cascade": "true"})
+            p.wait_lb(lb["id"], "DELETED")
+            assert not list((agent_state / "agent" / "amphorae").iterdir())
+        finally:
+            backend.stop()
+            stop_portus(p)
+
+
+def test_active_standby_amphorae_land_on_different_hosts(
+    two_subnets: tuple[SubnetConfig, SubnetConfig, SubnetConfig],
+) -> None:
+    """Anti-affinity: host `local` (in-process) and host `b` (a `portus agent`) each get one."""
+    public = two_subnets[0]
+    with agent_process(two_subnets) as (url, agent_state):
+        p = run_portus(
+            two_subnets,
+            agents={"b": url},
+            pki_dir=agent_state / "pki",
+            loadbalancer_topology="ACTIVE_STANDBY",
+        )
+        backend = Backend(public.gateway or "", "pair")
+        try:
+            lb = http_stack(
+                p,
+                {"vip_subnet_id": "public"},
+                {"address": backend.server.server_address[0], "protocol_port": backend.port},
+            )
+            with p.db.session() as s:
+                amps = s.scalars(select(Amphora).where(Amphora.load_balancer_id == lb["id"])).all()
+                placed = sorted((a.role or "", a.host or "") for a in amps)
+            assert [role for role, _ in placed] == ["BACKUP", "MASTER"]
+            assert {host for _, host in placed} == {"local", "b"}
+            assert list((agent_state / "agent" / "amphorae").iterdir())
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    if httpx.get(f"http://{lb['vip_address']}/", timeout=1).text == "pair":
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the VIP never answered"
+                time.sleep(0.1)
+            p.client.delete(f"/v2/lbaas/loadbalancers/{lb['id']}", params={"cascade": "true"})
+            p.wait_lb(lb["id"], "DELETED")
+            assert not list((agent_state / "agent" / "amphorae").iterdir())
+        finally:
+            backend.stop()
+            stop_portus(p)

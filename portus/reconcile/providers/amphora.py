@@ -179,9 +179,11 @@ class AmphoraProvider:
             if len(live) == 1 and live[0].role != "MASTER":
                 live[0].role, live[0].vrrp_priority = "MASTER", PRIORITY["MASTER"]
             roles = {a.role for a in live}
+            taken = [a.host for a in live]
             for role in ("MASTER", "BACKUP"):
                 if role not in roles:
-                    self._new_amphora(session, lb, role, [a.host for a in live])
+                    # Anti-affinity counts the amphora just placed too.
+                    taken.append(self._new_amphora(session, lb, role, taken).host)
         elif not live:
             self._new_amphora(session, lb, "STANDALONE", [])
         session.refresh(lb, ["amphorae"])
