@@ -115,9 +115,8 @@ def main() -> None:
     steady = [t for i, t in enumerate(per_round) if i not in (0, 3, 4)]  # no state change
     if steady:
         print(f"steady state (states unchanged): {n * len(steady) / sum(steady):,.0f} heartbeats/s")
-    print(
-        f"rounds with a status change: {n / max(per_round[0], per_round[min(3, rounds - 1)]):,.0f}+ heartbeats/s"
-    )
+    slowest = max(per_round[0], per_round[min(3, rounds - 1)])
+    print(f"rounds with a status change: {n / slowest:,.0f}+ heartbeats/s")
     print(f"counters={dict(health.receiver.counters)} status_writes={health.status.writes}")
     print(f"failovers={len(health.failovers)} stopped={len(health.stopped)}")
     db.dispose()
