@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,6 +75,7 @@ def stop_portus(p: Portus) -> None:
     provider: Any = p.controller.providers.get("amphora")
     if provider is not None:
         provider.shutdown_all()
+    shutil.rmtree(p.settings.state_dir, ignore_errors=True)
 
 
 def http_stack(p: Portus, lb_body: dict[str, Any], member: dict[str, Any]) -> dict[str, Any]:
@@ -195,6 +197,7 @@ def agent_process(subnets: tuple[SubnetConfig, ...]) -> Iterator[tuple[str, Path
             agent.kill()
             agent.wait(10)
         log.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def _port_open(port: int) -> bool:
