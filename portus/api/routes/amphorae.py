@@ -69,7 +69,7 @@ def list_amphorae(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     ctx.require_admin()
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         page = paginate(
             s,
             select(Amphora).where(Amphora.status != c.DELETED),
@@ -91,7 +91,7 @@ def show_amphora(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(view(uc.get(s, ctx, amphora_id)), params.fields)
     return JSONResponse({"amphora": result})
 
@@ -100,7 +100,7 @@ def show_amphora(
 def amphora_stats(
     amphora_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         return JSONResponse({"amphora_stats": uc.stats(s, ctx, amphora_id)})
 
 

@@ -105,7 +105,7 @@ def list_zones(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     ctx.require_read(ctx.project_id)
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         page = _page_by_name(s, params, collection_url(request), svc.settings.pagination_max_limit)
         items = [select_fields(zone_view(row), params.fields) for row in page.rows]
     return JSONResponse({"availability_zones": items, "availability_zones_links": page.links})
@@ -129,7 +129,7 @@ def show_zone(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(zone_view(uc.get_zone(s, ctx, name)), params.fields)
     return JSONResponse({"availability_zone": result})
 
@@ -166,7 +166,7 @@ def list_zone_profiles(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     ctx.require_admin()
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         page = paginate(
             s,
             select(AvailabilityZoneProfile),
@@ -201,7 +201,7 @@ def show_zone_profile(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(profile_view(uc.get_profile(s, ctx, profile_id)), params.fields)
     return JSONResponse({"availability_zone_profile": result})
 

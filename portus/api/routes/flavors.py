@@ -63,7 +63,7 @@ def list_flavors(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     ctx.require_read(ctx.project_id)
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         page = paginate(
             s,
             select(Flavor),
@@ -95,7 +95,7 @@ def show_flavor(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(flavor_view(uc.get_flavor(s, ctx, flavor_id)), params.fields)
     return JSONResponse({"flavor": result})
 
@@ -132,7 +132,7 @@ def list_flavorprofiles(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     ctx.require_admin()
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         page = paginate(
             s,
             select(FlavorProfile),
@@ -164,7 +164,7 @@ def show_flavorprofile(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(profile_view(uc.get_profile(s, ctx, profile_id)), params.fields)
     return JSONResponse({"flavorprofile": result})
 

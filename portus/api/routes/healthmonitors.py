@@ -88,7 +88,7 @@ def list_healthmonitors(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         stmt = select(HealthMonitor).where(HealthMonitor.provisioning_status != c.DELETED)
         if not ctx.can_read_all:
             ctx.require_read(ctx.project_id)
@@ -127,7 +127,7 @@ def show_healthmonitor(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(render_one(s, uc.get(s, ctx, hm_id)), params.fields)
     return JSONResponse({"healthmonitor": result})
 

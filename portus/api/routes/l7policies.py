@@ -98,7 +98,7 @@ def list_l7policies(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         stmt = select(L7Policy).where(L7Policy.provisioning_status != c.DELETED)
         if not ctx.can_read_all:
             ctx.require_read(ctx.project_id)
@@ -142,7 +142,7 @@ def show_l7policy(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(render_one(s, uc.get(s, ctx, policy_id)), params.fields)
     return JSONResponse({"l7policy": result})
 

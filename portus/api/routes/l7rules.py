@@ -75,7 +75,7 @@ def list_l7rules(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         uc.get_policy(s, ctx, policy_id)
         stmt = select(L7Rule).where(
             L7Rule.l7policy_id == policy_id, L7Rule.provisioning_status != c.DELETED
@@ -116,7 +116,7 @@ def show_l7rule(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         result = select_fields(render_one(s, uc.get(s, ctx, policy_id, rule_id)), params.fields)
     return JSONResponse({"rule": result})
 

@@ -23,7 +23,7 @@ def list_quotas(
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
     project = params.one("project_id") or params.one("tenant_id")
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         records = uc.list_records(s, ctx, project)
     items = [
         select_fields({"project_id": p, "tenant_id": p, **uc.with_aliases(limits)}, params.fields)
@@ -43,7 +43,7 @@ def show_quota_defaults(
 def show_quota(
     project_id: str, svc: Services = Depends(services), ctx: RequestContext = Depends(context)
 ) -> JSONResponse:
-    with svc.db.session() as s:
+    with svc.db.read() as s:
         limits = uc.show(svc, s, ctx, project_id)
     return JSONResponse({"quota": uc.with_aliases(limits)})
 
