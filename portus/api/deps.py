@@ -51,7 +51,7 @@ def ts(value: datetime | str | None) -> str | None:
 def json_list(value: Any) -> list[Any]:
     """A JSON list column, whether the row carries it decoded or as text."""
     if isinstance(value, str):
-        return list(orjson.loads(value) or [])
+        return [] if value in ("[]", "null") else list(orjson.loads(value) or [])
     return list(value or [])
 
 

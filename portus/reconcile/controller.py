@@ -185,17 +185,11 @@ class Controller:
         With ``claim``, the queue item is completed in the same transaction as the outcome.
         """
         with self.db.session() as s:
-            lb = load_lb_graph(s, lb_id)
-            if (
-                lb is None
-                or lb.provisioning_status == c.DELETED
-                or (
-                    # already there: a write raced the previous reconcile's completion
-                    lb.provisioning_status == c.ACTIVE and lb.observed_generation == lb.generation
-                )
-            ):
+            if self._settled(s, lb_id):
                 self._complete(s, claim)
                 return
+            lb = load_lb_graph(s, lb_id)
+            assert lb is not None
             generation = lb.generation
             deleting = lb.provisioning_status == c.PENDING_DELETE
             provider = self._provider(lb)
@@ -211,7 +205,7 @@ class Controller:
         else:
             provider.apply(lb, plan)
         with self.db.session() as s:
-            final = finalize_success(s, lb_id, generation, provider.observes_health())
+            final = finalize_success(s, lb_id, generation, provider.observes_health(), lb)
             self._complete(s, claim)
         log.debug(
             "[%s] lb %s gen %d %s in %.1f ms (%s)",
@@ -221,6 +215,23 @@ class Controller:
             "deleted" if deleting else "applied",
             (time.perf_counter() - started) * 1000,
             "final" if final else "superseded",
+        )
+
+    @staticmethod
+    def _settled(session: Session, lb_id: str) -> bool:
+        """Nothing to do (gone, or a write raced the previous reconcile's completion): one
+        small query instead of the whole graph."""
+        row = session.execute(
+            select(
+                LoadBalancer.provisioning_status,
+                LoadBalancer.generation,
+                LoadBalancer.observed_generation,
+            ).where(LoadBalancer.id == lb_id)
+        ).first()
+        return (
+            row is None
+            or row.provisioning_status == c.DELETED
+            or (row.provisioning_status == c.ACTIVE and row.observed_generation == row.generation)
         )
 
     def _provider(self, lb: LoadBalancer) -> Provider:

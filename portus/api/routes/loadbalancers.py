@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from portus import constants as c
@@ -25,6 +24,7 @@ from portus.api.schemas.loadbalancer import LoadBalancerCreateBody, LoadBalancer
 from portus.db.models import Listener, LoadBalancer, Pool, Tag
 from portus.service import loadbalancers as uc
 from portus.service.common import Services, get_scoped, tags_of
+from portus.service.errors import NotFound
 from portus.service.listing import ListParams, paginate, scoped, select_fields
 from portus.service.policy import RequestContext
 
@@ -139,19 +139,109 @@ def _aggregated(column: Any, key: Any, parent: Any) -> Any:
 
 
 LB = LoadBalancer.__table__
-RAW = ("created_at", "updated_at", "vip_sg_ids", "additional_vips")
+_TEXT = ("created_at", "updated_at", "vip_sg_ids", "additional_vips")
+# The columns a view needs, in the order ``row_view`` unpacks them. Timestamps and JSON come
+# as text: parsing them per row cost more than the rest of the row, and views print them as
+# text again anyway.
 LIST_COLUMNS = [
-    # Timestamps and JSON come as text: parsing them per row cost more than the rest of the
-    # row, and views print them as text again anyway (``ts`` / ``json_list`` take either form).
-    *(cast(col, String).label(col.key) if col.key in RAW else col for col in LB.c),
+    *(
+        cast(LB.c[name], String).label(name) if name in _TEXT else LB.c[name]
+        for name in (
+            "id",
+            "name",
+            "description",
+            "admin_state_up",
+            "project_id",
+            "provisioning_status",
+            "operating_status",
+            "created_at",
+            "updated_at",
+            "vip_address",
+            "vip_port_id",
+            "vip_subnet_id",
+            "vip_network_id",
+            "vip_qos_policy_id",
+            "vip_sg_ids",
+            "vip_vnic_type",
+            "additional_vips",
+            "provider",
+            "flavor_id",
+            "availability_zone",
+        )
+    ),
     _aggregated(Listener.__table__.c.id, Listener.__table__.c.load_balancer_id, LB.c.id),
     _aggregated(Pool.__table__.c.id, Pool.__table__.c.load_balancer_id, LB.c.id),
     _aggregated(Tag.__table__.c.tag, Tag.__table__.c.resource_id, LB.c.id),
 ]
+SHOW_ONE = select(*LIST_COLUMNS).where(LB.c.id == bindparam("lb_id"))
 
 
 def _split(value: str | None) -> list[str]:
     return sorted(value.split(",")) if value else []
+
+
+def _ids(value: str | None) -> list[dict[str, str]]:
+    return [{"id": i} for i in _split(value)]
+
+
+def _text_ts(value: str | None) -> str | None:
+    return value[:19].replace(" ", "T") if value else None
+
+
+def row_view(row: Any) -> dict[str, Any]:
+    """``view`` of a LIST_COLUMNS row, unpacked by position: this runs once per LB of a list,
+    and attribute access on a Row (or a namespace built from it) was most of a list's cost."""
+    (
+        id_,
+        name,
+        description,
+        admin_state_up,
+        project_id,
+        provisioning_status,
+        operating_status,
+        created_at,
+        updated_at,
+        vip_address,
+        vip_port_id,
+        vip_subnet_id,
+        vip_network_id,
+        vip_qos_policy_id,
+        vip_sg_ids,
+        vip_vnic_type,
+        additional_vips,
+        provider,
+        flavor_id,
+        availability_zone,
+        listeners,
+        pools,
+        tags,
+    ) = row
+    return {
+        "id": id_,
+        "name": name or "",
+        "description": description or "",
+        "admin_state_up": bool(admin_state_up),
+        "project_id": project_id,
+        "tenant_id": project_id,
+        "provisioning_status": provisioning_status,
+        "operating_status": operating_status,
+        "created_at": _text_ts(created_at),
+        "updated_at": _text_ts(updated_at),
+        "vip_address": vip_address,
+        "vip_port_id": vip_port_id,
+        "vip_subnet_id": vip_subnet_id,
+        "vip_network_id": vip_network_id,
+        "vip_qos_policy_id": vip_qos_policy_id,
+        "vip_sg_ids": json_list(vip_sg_ids),
+        "vip_vnic_type": vip_vnic_type,
+        "additional_vips": json_list(additional_vips),
+        "provider": provider or "octavia",
+        "flavor_id": flavor_id,
+        "availability_zone": availability_zone,
+        "listeners": _ids(listeners),
+        "pools": _ids(pools),
+        "tags": _split(tags),
+    }
 
 
 @router.get(BASE)
@@ -177,15 +267,7 @@ async def list_loadbalancers(
             core=True,
         )
     fields = params.fields
-    # Rows as namespaces: attribute access on a SQLAlchemy Row is a per-name lookup.
-    rows = [SimpleNamespace(**row._asdict()) for row in page.rows]
-    items = [
-        select_fields(
-            view(lb, _split(lb.tags_agg), _split(lb.listeners_agg), _split(lb.pools_agg)),
-            fields,
-        )
-        for lb in rows
-    ]
+    items = [select_fields(row_view(row), fields) for row in page.rows]
     return FastJSONResponse({"loadbalancers": items, "loadbalancers_links": page.links})
 
 
@@ -217,10 +299,14 @@ async def show_loadbalancer(
     ctx: RequestContext = Depends(context),
     params: ListParams = Depends(list_params),
 ) -> JSONResponse:
+    # One Core query (the list's, by id) instead of the ORM object and three child lookups:
+    # status polling makes this the hottest call of the API.
     with svc.db.read() as s:
-        lb = get_scoped(s, ctx, LoadBalancer, lb_id, uc.LABEL)
-        result = select_fields(render_one(s, lb), params.fields)
-    return JSONResponse({"loadbalancer": result})
+        row = s.connection().execute(SHOW_ONE, {"lb_id": lb_id}).first()
+    if row is None or row.provisioning_status == c.DELETED:
+        raise NotFound(uc.LABEL, lb_id)
+    ctx.require_read(row.project_id)
+    return FastJSONResponse({"loadbalancer": select_fields(row_view(row), params.fields)})
 
 
 @router.put(BASE + "/{lb_id}")
