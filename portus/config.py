@@ -68,6 +68,8 @@ class Settings:
     keystone_auth_url: str | None = None
     keystone_config: dict[str, str] = field(default_factory=dict)
     pagination_max_limit: int = 1000
+    # Replay unchanged GET responses while the database has not changed (SQLite only; D12).
+    read_cache: bool = True
     quotas: QuotaDefaults = field(default_factory=QuotaDefaults)
     subnets: tuple[SubnetConfig, ...] = field(default_factory=default_subnets)
     lease_seconds: float = 15.0
@@ -156,6 +158,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         keystone_auth_url=e.get("PORTUS_KEYSTONE_AUTH_URL") or None,
         keystone_config=json.loads(e.get("PORTUS_KEYSTONE_CONFIG", "{}")),
         pagination_max_limit=int(e.get("PORTUS_PAGINATION_MAX_LIMIT", "1000")),
+        read_cache=e.get("PORTUS_READ_CACHE", "1").lower() not in ("0", "false", "no", "off"),
         quotas=_quota_defaults(e),
         subnets=_subnets(e),
         lease_seconds=float(e.get("PORTUS_LEASE_SECONDS", "15")),

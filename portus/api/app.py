@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from portus import constants as c
 from portus.api import auth, errors
 from portus.api.edge import Edge
+from portus.api.readcache import ReadCache
 from portus.api.routes import ROUTERS, barbican, identity
 from portus.service.common import Services
 
@@ -64,5 +65,8 @@ def create_app(svc: Services) -> FastAPI:
     def healthcheck() -> Response:
         return Response("OK", media_type="text/plain")
 
+    # Inside Edge (added first = runs after it): the cache keys on the caller Edge resolved.
+    if svc.settings.read_cache:
+        app.add_middleware(ReadCache, revision=svc.db.revision)
     app.add_middleware(Edge, authenticate=auth.for_settings(svc.settings))
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +71,12 @@ class Database:
         else:
             self.read_engine = self.engine
         self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._probe: sqlite3.Connection | None = None
+        self._probe_lock = threading.Lock()
+        if is_sqlite(self.engine) and self.engine.url.database not in (None, "", ":memory:"):
+            self._probe = sqlite3.connect(
+                self.engine.url.database, check_same_thread=False, isolation_level=None
+            )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -83,7 +91,21 @@ class Database:
         with self._read_factory() as session:
             yield session
 
+    def revision(self) -> int | None:
+        """A number that changes whenever anyone commits to the database, or None where there
+        is no cheap way to know (PostgreSQL). On SQLite it is ``PRAGMA data_version`` of a
+        connection of our own that never writes: the pragma moves on every commit made by any
+        other connection, in this process or another."""
+        if self._probe is None:
+            return None
+        with self._probe_lock:
+            row = self._probe.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None

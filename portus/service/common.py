@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
 
 from portus import constants as c
 from portus.config import Settings
@@ -51,9 +52,17 @@ class Services:
     enabled_providers: tuple[str, ...] = ("noop",)
 
 
-def get_scoped(session: Session, ctx: RequestContext, model: type[T], id_: str, label: str) -> T:
-    """Fetch by id; 404 when missing or deleted, 403 when another project's (as Octavia)."""
-    obj = session.get(model, id_)
+def get_scoped(
+    session: Session,
+    ctx: RequestContext,
+    model: type[T],
+    id_: str,
+    label: str,
+    options: Sequence[ORMOption] = (),
+) -> T:
+    """Fetch by id; 404 when missing or deleted, 403 when another project's (as Octavia).
+    ``options``: loader options, e.g. to bring the parent LB in the same query."""
+    obj = session.get(model, id_, options=options)
     if obj is None or getattr(obj, "provisioning_status", None) == c.DELETED:
         raise NotFound(label, id_)
     ctx.require_read(getattr(obj, "project_id", None))
@@ -82,8 +91,12 @@ def mark(obj: Any, status: str) -> None:
 
 
 # -- tags -------------------------------------------------------------------------------------
-def set_tags(session: Session, resource_id: str, tags: Iterable[str] | None) -> None:
-    session.execute(delete(Tag).where(Tag.resource_id == resource_id))
+def set_tags(
+    session: Session, resource_id: str, tags: Iterable[str] | None, *, new: bool = False
+) -> None:
+    """Replace a resource's tags (``new``: it has none yet, so there is nothing to delete)."""
+    if not new:
+        session.execute(delete(Tag).where(Tag.resource_id == resource_id))
     for tag in sorted(set(tags or ())):
         session.add(Tag(resource_id=resource_id, tag=tag))
 

@@ -125,7 +125,7 @@ def create_in_pool(
     check_settings(_state(hm))
     session.add(hm)
     session.flush()
-    set_tags(session, hm.id, body.get("tags"))
+    set_tags(session, hm.id, body.get("tags"), new=True)
     return hm
 
 

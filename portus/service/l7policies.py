@@ -181,7 +181,7 @@ def create_in_listener(
     _renumber(session, listener.id, policy, body.get("position"))
     session.add(policy)
     session.flush()
-    set_tags(session, policy.id, body.get("tags"))
+    set_tags(session, policy.id, body.get("tags"), new=True)
     for rule in body.get("rules") or []:
         l7rules.create_in_policy(svc, session, ctx, policy, rule)
     return policy

@@ -130,7 +130,7 @@ def create_in_policy(
     )
     session.add(rule)
     session.flush()
-    set_tags(session, rule.id, body.get("tags"))
+    set_tags(session, rule.id, body.get("tags"), new=True)
     return rule
 
 

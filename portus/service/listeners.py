@@ -135,7 +135,7 @@ def create_in_lb(
     )
     session.add(listener)
     session.flush()
-    set_tags(session, listener.id, body.get("tags"))
+    set_tags(session, listener.id, body.get("tags"), new=True)
     return listener
 
 

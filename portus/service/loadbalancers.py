@@ -143,7 +143,7 @@ def create(svc: Services, session: Session, ctx: RequestContext, body: dict[str,
     )
     session.add(lb)
     session.flush()
-    set_tags(session, lb.id, body.get("tags"))
+    set_tags(session, lb.id, body.get("tags"), new=True)
     if body.get("listeners") or body.get("pools"):
         from portus.service import graph
 

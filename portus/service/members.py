@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portus import constants as c
 from portus.db.models import Flavor, FlavorProfile, HealthMonitor, Member, Pool
@@ -37,7 +37,9 @@ RESET: dict[str, Any] = {
 
 
 def pool_for_write(session: Session, ctx: RequestContext, pool_id: str) -> Pool:
-    pool = get_scoped(session, ctx, Pool, pool_id, POOL_LABEL)
+    pool = get_scoped(
+        session, ctx, Pool, pool_id, POOL_LABEL, options=[joinedload(Pool.load_balancer)]
+    )
     ctx.require_write(pool.project_id)
     refuse_if_deleting(pool.load_balancer, LB_LABEL)
     refuse_if_deleting(pool, POOL_LABEL)
@@ -120,7 +122,7 @@ def create_in_pool(svc: Services, session: Session, pool: Pool, body: dict[str, 
     )
     session.add(member)
     session.flush()
-    set_tags(session, member.id, body.get("tags"))
+    set_tags(session, member.id, body.get("tags"), new=True)
     return member
 
 

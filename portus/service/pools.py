@@ -82,7 +82,7 @@ def create_in_lb(
     )
     session.add(pool)
     session.flush()
-    set_tags(session, pool.id, body.get("tags"))
+    set_tags(session, pool.id, body.get("tags"), new=True)
     if listener is not None:
         attach_default(listener, pool)
     return pool
