@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portus.agent import cgroups, sockcli
-from portus.agent.cmd import run
+from portus.agent.cmd import in_cgroup, in_netns_only, run
 from portus.agent.errors import AgentError
 
 _MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed:\s*(\d+)\]")
@@ -139,12 +139,8 @@ def start(
     files.pidfile.unlink(missing_ok=True)
     argv = [binary, "-W", "-D", "-S", str(files.master_sock), "-p", str(files.pidfile)]
     argv += ["-f", str(files.cfg)]
-
-    def enter_cgroup() -> None:
-        if cgroup is not None:
-            cgroups.join_current(cgroup)
-
-    proc = run(argv, netns=netns, cwd=files.dir, check=False, preexec_fn=enter_cgroup)
+    procs = cgroup.procs_files if cgroup is not None else ()
+    proc = run(in_cgroup(procs, in_netns_only(netns, argv)), cwd=files.dir, check=False)
     if proc.returncode != 0:
         raise AgentError(f"haproxy failed to start: {proc.stderr.strip()}")
     deadline = time.monotonic() + timeout
@@ -156,7 +152,7 @@ def start(
                     return pid
             except AgentError:
                 pass
-        time.sleep(0.02)
+        time.sleep(0.005)
     raise AgentError("haproxy started but no worker appeared")
 
 

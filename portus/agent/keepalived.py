@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portus.agent import cgroups
-from portus.agent.cmd import run
+from portus.agent.cmd import in_cgroup, in_netns, run
 from portus.agent.errors import AgentError
 from portus.agent.haproxy import pid_alive, read_pid
 from portus.agent.model import ApplyResult
@@ -62,12 +62,10 @@ def validate(binary: str, netns: str, conf: Path) -> str | None:
 
 
 def start(binary: str, netns: str, files: KeepalivedFiles, cgroup: cgroups.CgroupSet | None) -> int:
-    def enter_cgroup() -> None:
-        if cgroup is not None:
-            cgroups.join_current(cgroup)
-
     files.pidfile.unlink(missing_ok=True)
-    run(files.argv(binary), netns=netns, cwd=files.dir, preexec_fn=enter_cgroup)
+    procs = cgroup.procs_files if cgroup is not None else ()
+    # keepalived reads /sys/class/net: it needs ``ip netns exec``'s /sys of the namespace.
+    run(in_cgroup(procs, in_netns(netns, files.argv(binary))), cwd=files.dir)
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         pid = main_pid(files)

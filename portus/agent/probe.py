@@ -25,7 +25,8 @@ def _connect_all(binds: Sequence[tuple[str, int]], timeout: float) -> list[str]:
 
 
 def local_addresses(netns: str) -> set[str]:
-    out = run(["ip", "-o", "addr", "show"], netns=netns, check=False).stdout
+    # ``ip -n`` enters only the network namespace (``ip netns exec`` also remounts /sys).
+    out = run(["ip", "-n", netns, "-o", "addr", "show"], check=False).stdout
     return {tok.split("/")[0] for line in out.splitlines() for tok in line.split()[3:4]}
 
 

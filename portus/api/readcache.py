@@ -22,13 +22,19 @@ from portus.service.policy import RequestContext
 Revision = Callable[[], int | None]
 Key = tuple[str, bytes, bytes, str | None, frozenset[str]]
 PREFIXES = ("/v2/lbaas/", "/v2.0/lbaas/")
+# The resources clients poll, whose answers are functions of database rows alone (providers
+# and quota defaults also read the configuration, so they are not here).
+RESOURCES = frozenset({"loadbalancers", "listeners", "pools", "healthmonitors", "l7policies"})
 
 
 def cacheable(scope: Scope) -> bool:
     path: str = scope["path"]
+    if scope["method"] != "GET" or not path.startswith(PREFIXES):
+        return False
+    resource = path.split("/", 4)[3]
     # Statistics are counters the health process writes; they are DB rows too, but a client
     # reading them wants them fresh more than fast, and they are rarely polled in a tight loop.
-    return scope["method"] == "GET" and path.startswith(PREFIXES) and not path.endswith("/stats")
+    return resource in RESOURCES and not path.endswith("/stats")
 
 
 class ReadCache:

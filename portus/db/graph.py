@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from portus.db.models import HealthMonitor, L7Policy, L7Rule, Listener, LoadBalancer, Member, Pool
 
@@ -11,22 +11,19 @@ Child = Listener | Pool | Member | HealthMonitor | L7Policy | L7Rule
 
 
 def load_lb_graph(session: Session, lb_id: str) -> LoadBalancer | None:
-    """Four queries: LB with its amphorae, listeners with their policies and rules, pools with
-    their monitor, members. Joins where the rows are few (per-query overhead, not rows, is
-    what a reconcile pays for); members by IN, as a pool may hold hundreds."""
     stmt = (
         select(LoadBalancer)
         .where(LoadBalancer.id == lb_id)
         .options(
-            joinedload(LoadBalancer.amphorae),
             selectinload(LoadBalancer.listeners)
-            .joinedload(Listener.l7policies)
-            .joinedload(L7Policy.rules),
-            selectinload(LoadBalancer.pools).joinedload(Pool.health_monitor),
+            .selectinload(Listener.l7policies)
+            .selectinload(L7Policy.rules),
             selectinload(LoadBalancer.pools).selectinload(Pool.members),
+            selectinload(LoadBalancer.pools).selectinload(Pool.health_monitor),
+            selectinload(LoadBalancer.amphorae),
         )
     )
-    return session.scalars(stmt).unique().one_or_none()
+    return session.scalars(stmt).one_or_none()
 
 
 def children(lb: LoadBalancer) -> list[Child]:
