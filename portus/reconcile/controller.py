@@ -120,7 +120,7 @@ class Controller:
 
     # -- one round -------------------------------------------------------------------------
     def tick(self) -> bool:
-        """Claim what is due and hand it to workers. True if anything was claimed."""
+        """Claim what is due and hand it to workers. True if more may be waiting."""
         self._inflight = {k: f for k, f in self._inflight.items() if not f.done()}
         self._claims = {k: v for k, v in self._claims.items() if k in self._inflight}
         self._renew_leases()
@@ -133,7 +133,9 @@ class Controller:
         for claim in claims:
             self._claims[claim.lb_id] = claim
             self._inflight[claim.lb_id] = self._pool.submit(self._work, claim)
-        return bool(claims)
+        # Fewer than asked for: the queue is drained, and another claim now would be one more
+        # write transaction for nothing (a new write wakes us anyway).
+        return len(claims) >= free
 
     def _renew_leases(self) -> None:
         """Keep the leases of long reconciles alive (a third of the lease, every time)."""
