@@ -150,6 +150,12 @@ def run_ops(
                     tombs[tomb.ref] = tomb
                     ran.tombstoned.append(tomb.ref)
                 continue
+            ref = command.removeprefix("del server ")
+            if command.startswith("del server") and op.kind == "replace" and ref in tombs:
+                gone, _ = try_delete(send, tombs[ref], ran.commands, settle)
+                if not gone:
+                    raise AgentError(f"{op.description}: {ref} still serves a request")
+                continue
             answer = send(command)
             ran.commands.append(command)
             if not answer_ok(command, answer):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from portus.agent.cfgdiff import parse, parse_bind, server_delta
+from portus.agent.errors import AgentError
 from portus.agent.runtime import Tombstone, load, new_tombstone, run_ops, save, sweep
 
 BASE = """global
@@ -71,6 +74,9 @@ class FakeWorker:
 
     def __call__(self, command: str) -> str:
         self.sent.append(command)
+        if command.startswith("add server be/b "):
+            self.exists, self.maint, self.idle, self.in_flight = True, True, 0, 0
+            return "New server registered."
         if not self.exists:
             return "No such server."
         if command == "set server be/b state maint":
@@ -175,6 +181,17 @@ def test_member_added_back_over_its_tombstone_is_revived_or_replaced(tmp_path: P
     ops = server_delta(old, checked, {("be", "b"): tomb})
     assert ops is not None and ops[0].kind == "replace"
     assert ops[0].commands[:2] == ("del server be/b", "add server be/b 10.1.0.3:81 check weight 1")
+    # Only pooled connections left: the tombstone goes, the new server comes, no reload.
+    worker = FakeWorker(idle=2)
+    worker.maint = True
+    tombstones = {"be/b": new_tombstone(tomb)}
+    ran = run_ops(worker, ops, tombstones)
+    assert worker.exists and not tombstones and "del server be/b" in ran.commands
+    # Still serving a request: refused, so the caller reloads.
+    worker = FakeWorker(in_flight=1)
+    worker.maint = True
+    with pytest.raises(AgentError, match="still serves"):
+        run_ops(worker, ops, {"be/b": new_tombstone(tomb)}, settle=0.0)
 
     path = tmp_path / "t.json"
     save(path, {"be/b": new_tombstone(tomb)})
