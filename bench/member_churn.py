@@ -3,9 +3,11 @@
 200 member changes (add, remove, weight, disable, enable; cycled) go through the API while two
 wrk clients load the VIP: one keep-alive (``-c16``) and one with a new connection per request
 (``-c4``, ``Connection: close``). Each change is waited to ACTIVE before the next, so every one
-reaches the amphora. Reloads and runtime applies come from the agent's amphora state. A second
-phase does the same with a structural change (the listener's ``timeout_client_data``) every
-``--every`` changes, for contrast.
+reaches the amphora. Reloads, runtime applies and deferred deletes (removed members left in
+maintenance while a request finished, deleted later without reload) come from the agent's
+amphora state; the reloads are cross-checked with HAProxy's own master counter (``show proc``).
+A second phase does the same with a structural change (the listener's ``timeout_client_data``)
+every ``--every`` changes, for contrast.
 
     .venv/bin/python bench/member_churn.py [--changes 200] [--every 20]
 """
@@ -26,17 +28,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import lab
+from portus.agent import haproxy
 
 MAX_PHASE_S = 330.0
 
 
 def agent_counters(portus: lab.PortusProc) -> dict[str, int]:
-    """Reloads and runtime applies summed over the agent's amphorae (its state files)."""
-    out = {"reloads": 0, "runtime": 0}
+    """Agent counters summed over its amphorae (state files), and HAProxy's reload counters."""
+    out = {"reloads": 0, "runtime": 0, "deferred_deletes": 0, "master_reloads": 0}
     for d in portus.amphora_dirs():
         data = json.loads((d / "state.json").read_text())
-        for key in out:
+        for key in ("reloads", "runtime", "deferred_deletes"):
             out[key] += int(data.get(key, 0))
+        out["master_reloads"] += haproxy.show_proc(haproxy.HaproxyFiles(d)).reloads
     return out
 
 
@@ -151,7 +155,9 @@ def phase(
         "change_to_active_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
         "change_to_active_ms_max": round(max(latencies), 1) if latencies else None,
         "reloads": after["reloads"] - before["reloads"],
+        "haproxy_master_reloads": after["master_reloads"] - before["master_reloads"],
         "runtime_applies": after["runtime"] - before["runtime"],
+        "deferred_deletes": after["deferred_deletes"] - before["deferred_deletes"],
         "keepalive": ka_res,
         "new_conn": nc_res,
     }

@@ -19,11 +19,13 @@ from pathlib import Path
 
 from portus.agent import (
     apply,
+    cfgdiff,
     cgroups,
     haproxy,
     keepalived,
     netns,
     nft,
+    runtime,
     support,
     udphealth,
     vipguard,
@@ -54,7 +56,11 @@ class Agent:
         use_cgroups: bool = True,
         haproxy_bin: str = "haproxy",
         keepalived_bin: str = "keepalived",
+        drain_grace: float = 30.0,
+        sweep_interval: float = 1.0,
     ) -> None:
+        """``drain_grace``: seconds a removed member may finish its requests before they are
+        cut; ``sweep_interval``: how often removals still pending (tombstones) are retried."""
         self.state_dir = Path(state_dir)
         self.cgroup_root = cgroup_root
         self.use_cgroups = use_cgroups
@@ -64,6 +70,11 @@ class Agent:
         self._locks: dict[str, threading.Lock] = {}
         self.udp_health = udphealth.UdpHealthSupervisor()
         self.vip_guard = vipguard.VipGuard()
+        self.drain_grace = drain_grace
+        self.sweep_interval = sweep_interval
+        self._sweeper: threading.Thread | None = None
+        if self._tombstone_files():
+            self._ensure_sweeper()  # an agent restarted while removals were pending
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -256,8 +267,67 @@ class Agent:
                 self._guard_vip(run_dir)
             data["reloads"] = _int(data.get("reloads")) + outcome.reloads
             data["runtime"] = _int(data.get("runtime")) + int(outcome.runtime_applied)
+            if outcome.deferred:
+                data["deferred_deletes"] = _int(data.get("deferred_deletes")) + outcome.deferred
             self._save(amphora_id, data)
+            if outcome.deferred:
+                self._ensure_sweeper()
             return _merge(results, outcome.result)
+
+    # -- removals left pending (tombstones, see portus.agent.runtime) ------------------------
+
+    def _tombstone_files(self) -> list[Path]:
+        return sorted((self.state_dir / "amphorae").glob(f"*/{runtime.TOMBSTONE_FILE}"))
+
+    def _ensure_sweeper(self) -> None:
+        with self._guard:
+            if self._sweeper is None:
+                self._sweeper = threading.Thread(
+                    target=self._sweep_loop, name="portus-tombstones", daemon=True
+                )
+                self._sweeper.start()
+
+    def _sweep_loop(self) -> None:
+        while True:
+            time.sleep(self.sweep_interval)
+            self.sweep_tombstones()
+            with self._guard:
+                if not self._tombstone_files():
+                    self._sweeper = None
+                    return
+
+    def sweep_tombstones(self) -> int:
+        """Try once to delete every pending removal; returns how many are still pending."""
+        pending = 0
+        for path in self._tombstone_files():
+            try:
+                amphora_id = str(json.loads((path.parent / "state.json").read_text())["info"]["id"])
+                lock = self._lock(amphora_id)
+            except (OSError, ValueError, KeyError, TypeError, AgentError):
+                path.unlink(missing_ok=True)  # its amphora is gone
+                continue
+            if not lock.acquire(timeout=self.sweep_interval):
+                pending += 1  # an apply is running; it may settle them itself
+                continue
+            try:
+                pending += self._sweep_one(path)
+            finally:
+                lock.release()
+        return pending
+
+    def _sweep_one(self, path: Path) -> int:
+        files = haproxy.HaproxyFiles(path.parent)
+        tombs = runtime.load(path)
+        if not tombs or haproxy.master_pid(files) is None:
+            runtime.save(path, {})
+            return 0
+        try:
+            live = cfgdiff.parse(files.cfg.read_text()).servers.keys()
+            runtime.sweep(lambda c: haproxy.runtime(files, c), tombs, live, self.drain_grace)
+        except (AgentError, OSError):
+            pass  # HAProxy busy or reloading: next round
+        runtime.save(path, tombs)
+        return len(tombs)
 
     def _guard_vip(self, run_dir: Path) -> None:
         """ACTIVE_STANDBY: HAProxy's death stops keepalived at once (see vipguard)."""

@@ -5,6 +5,8 @@ Order of decisions:
 2. ``haproxy -c`` on a staging copy fails -> refused, nothing touched;
 3. HAProxy not running -> start it with the new file;
 4. only server lines differ -> runtime API, file written, no reload (falls back to 5 on error);
+   a removed server that still serves a request stays in maintenance as a tombstone
+   (``runtime``), deleted later by the agent's sweeper or dropped by the next reload;
 5. otherwise -> seamless reload through the master CLI.
 After 3-5 the amphora is probed; on failure the last known good file is restored (reloaded
 back, or restarted) and the error reported. A probe-passing file becomes the last known good.
@@ -38,6 +40,7 @@ class Outcome:
     result: ApplyResult
     reloads: int = 0
     runtime_applied: bool = False
+    deferred: int = 0  # removals left as tombstones (deleted later, no reload)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -60,18 +63,41 @@ def _state_file_path(target: HaproxyTarget, parsed: cfgdiff.ParsedConfig) -> Pat
     return path if path.is_absolute() else target.files.dir / path
 
 
-def save_server_state(target: HaproxyTarget, parsed: cfgdiff.ParsedConfig) -> None:
-    """Dump live server state where the config loads it from, so reloads keep member state."""
+def tombstone_file(target: HaproxyTarget) -> Path:
+    return runtime.tombstone_file(target.files.dir)
+
+
+def _forget_tombstones(target: HaproxyTarget) -> None:
+    """The worker holding them is being replaced (reload, restart, stop)."""
+    runtime.save(tombstone_file(target), {})
+
+
+def save_server_state(
+    target: HaproxyTarget,
+    parsed: cfgdiff.ParsedConfig,
+    skip: frozenset[tuple[str, str]] = frozenset(),
+) -> None:
+    """Dump live server state where the config loads it from, so reloads keep member state.
+
+    ``skip``: (backend, server) not to carry over (tombstones: a member re-added under the
+    same name must not come back in their maintenance state).
+    """
     path = _state_file_path(target, parsed)
     if path is None:
         return
     with contextlib.suppress(AgentError, OSError):
         state = haproxy.runtime(target.files, "show servers state")
         if state.startswith("1"):
-            write_atomic(path, state + "\n")
+            lines = [
+                line
+                for line in state.splitlines()
+                if line.startswith(("1", "#")) or tuple(line.split()[1:4:2]) not in skip
+            ]
+            write_atomic(path, "\n".join(lines) + "\n")
 
 
 def _start_with(target: HaproxyTarget, text: str) -> str | None:
+    _forget_tombstones(target)
     write_atomic(target.files.cfg, text)
     try:
         haproxy.start(target.binary, target.netns, target.files, target.cgroup)
@@ -93,6 +119,7 @@ def _restore(target: HaproxyTarget, alive: bool) -> tuple[bool, int]:
         target.files.cfg.unlink(missing_ok=True)
         return False, 0
     write_atomic(target.files.cfg, good)
+    _forget_tombstones(target)
     if alive and haproxy.master_pid(target.files) is not None:
         return haproxy.reload(target.files) is None, 1
     haproxy.stop(target.files)
@@ -102,9 +129,14 @@ def _restore(target: HaproxyTarget, alive: bool) -> tuple[bool, int]:
 def stop_haproxy(target: HaproxyTarget) -> Outcome:
     running = haproxy.master_pid(target.files) is not None
     haproxy.stop(target.files)
+    _forget_tombstones(target)
     for path in (target.files.cfg, target.files.last_good):
         path.unlink(missing_ok=True)
     return Outcome(ApplyResult(changed=running, reloaded=False))
+
+
+def _keys(tombs: runtime.Tombstones) -> frozenset[tuple[str, str]]:
+    return frozenset((t.server.proxy, t.server.name) for t in tombs.values())
 
 
 def _invalid(target: HaproxyTarget, text: str) -> str | None:
@@ -149,15 +181,19 @@ def apply_haproxy(target: HaproxyTarget, text: str, *, force_reload: bool = Fals
 
     ops_done: list[str] = []
     old = cfgdiff.parse(running_text or "")
+    tombs = runtime.load(tombstone_file(target))
     delta = None
     if running_text is not None and not force_reload:
-        delta = cfgdiff.server_delta(old, new)
+        dead = {(t.server.proxy, t.server.name): t.server for t in tombs.values()}
+        delta = cfgdiff.server_delta(old, new, dead)
     if delta is not None:
         try:
-            ops_done = runtime.run_ops(lambda c: haproxy.runtime(files, c), delta)
+            ran = runtime.run_ops(lambda c: haproxy.runtime(files, c), delta, tombs)
         except AgentError:
             delta = None  # fall back to a reload, which also converges the partial change
         else:
+            ops_done = ran.commands
+            runtime.save(tombstone_file(target), tombs)
             write_atomic(files.cfg, text)
             error = probe.check_haproxy(files, target.netns, new.binds)
             if error is None:
@@ -165,9 +201,11 @@ def apply_haproxy(target: HaproxyTarget, text: str, *, force_reload: bool = Fals
                 return Outcome(
                     ApplyResult(changed=True, reloaded=False, runtime_ops=tuple(ops_done)),
                     runtime_applied=True,
+                    deferred=len(ran.tombstoned),
                 )
 
-    save_server_state(target, old)
+    save_server_state(target, old, _keys(tombs))
+    _forget_tombstones(target)
     write_atomic(files.cfg, text)
     error = haproxy.reload(files)
     if error is None:

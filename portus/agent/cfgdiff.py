@@ -57,10 +57,16 @@ class ParsedConfig:
 
 @dataclass(frozen=True)
 class RuntimeOp:
-    """One member change as runtime-API commands, executed in order."""
+    """One member change as runtime-API commands, executed in order.
+
+    ``kind`` is add / remove / update / revive / replace; ``server`` the line concerned (the
+    removed one for "remove", the new one otherwise).
+    """
 
     description: str
     commands: tuple[str, ...]
+    kind: str = "update"
+    server: ServerLine | None = None
 
 
 def _strip_comment(line: str) -> str:
@@ -172,15 +178,32 @@ def _add_ops(srv: ServerLine) -> RuntimeOp:
         cmds.append(f"enable server {ref}")
     if "check" in srv.options:
         cmds.append(f"enable health {ref}")
-    return RuntimeOp(f"add {ref}", tuple(cmds))
+    return RuntimeOp(f"add {ref}", tuple(cmds), "add", srv)
 
 
 def _del_ops(srv: ServerLine) -> RuntimeOp:
     ref = f"{srv.proxy}/{srv.name}"
-    # No "shutdown sessions" up front: requests in flight finish on the leaving server
-    # (run_ops escalates only if "del server" keeps refusing).
+    # No "shutdown sessions": requests in flight finish on the leaving server (run_ops leaves
+    # it in maintenance as a tombstone if "del server" keeps refusing).
     cmds = (f"set server {ref} state maint", f"del server {ref}")
-    return RuntimeOp(f"remove {ref}", cmds)
+    return RuntimeOp(f"remove {ref}", cmds, "remove", srv)
+
+
+def _readd_ops(tomb: ServerLine, srv: ServerLine) -> RuntimeOp:
+    """``srv`` comes back while the server it replaces is still a tombstone in the worker."""
+    ref = f"{srv.proxy}/{srv.name}"
+    hp = srv.address.rpartition(":")
+    if tomb.options == srv.options and hp[0] and hp[2].isdigit():
+        cmds = [
+            f"set server {ref} addr {hp[0].strip('[]')} port {hp[2]}",
+            f"set server {ref} weight {srv.weight}",
+        ]
+        if not srv.disabled:
+            cmds.append(f"set server {ref} state ready")
+        return RuntimeOp(f"revive {ref}", tuple(cmds), "revive", srv)
+    # Other options: the tombstone must go first (refused while it serves -> reload).
+    added = _add_ops(srv)
+    return RuntimeOp(f"replace {ref}", (f"del server {ref}", *added.commands), "replace", srv)
 
 
 def _change_ops(old: ServerLine, new: ServerLine) -> RuntimeOp | None:
@@ -195,17 +218,24 @@ def _change_ops(old: ServerLine, new: ServerLine) -> RuntimeOp | None:
         cmds.append(f"set server {ref} weight {new.weight}")
     if old.disabled != new.disabled:
         cmds.append(f"set server {ref} state {'maint' if new.disabled else 'ready'}")
-    return RuntimeOp(f"update {ref}", tuple(cmds))
+    return RuntimeOp(f"update {ref}", tuple(cmds), "update", new)
 
 
-def server_delta(old: ParsedConfig, new: ParsedConfig) -> list[RuntimeOp] | None:
+def server_delta(
+    old: ParsedConfig,
+    new: ParsedConfig,
+    tombstones: Mapping[tuple[str, str], ServerLine] | None = None,
+) -> list[RuntimeOp] | None:
     """Runtime-API ops turning ``old`` into ``new``, or None when a reload is required.
 
     Runtime-capable: servers added or removed, weight, disabled/enabled, address/port.
     Anything else (other server options such as ``backup``, ``check`` parameters, any
     non-server line) needs a reload. Servers are not added at runtime to proxies that
     use ``default-server``, because dynamic servers do not inherit it in HAProxy 2.6.
+    ``tombstones`` are removed servers still in the worker (maintenance): one added again
+    is revived in place when its other options are unchanged.
     """
+    tombs = tombstones or {}
     if old.skeleton != new.skeleton:
         return None
     ops: list[RuntimeOp] = []
@@ -214,6 +244,9 @@ def server_delta(old: ParsedConfig, new: ParsedConfig) -> list[RuntimeOp] | None
             ops.append(_del_ops(srv))
     for key, srv in new.servers.items():
         before = old.servers.get(key)
+        if before is None and key in tombs:
+            ops.append(_readd_ops(tombs[key], srv))
+            continue
         if before is None:
             if {"*", srv.proxy} & new.proxies_with_default_server:
                 return None

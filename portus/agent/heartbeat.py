@@ -27,12 +27,12 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from portus.agent import haproxy, keepalived, netns, sockcli, udphealth
+from portus.agent import haproxy, keepalived, netns, runtime, sockcli, udphealth
 from portus.agent.errors import AgentError
 from portus.agent.model import AmphoraInfo
 
@@ -105,11 +105,15 @@ def member_state(row: Mapping[str, str]) -> str:
     return status or "no check"
 
 
-def stat_report(rows: Iterable[Mapping[str, str]]) -> tuple[Payload, Payload]:
+def stat_report(
+    rows: Iterable[Mapping[str, str]], skip: Collection[tuple[str, str]] = ()
+) -> tuple[Payload, Payload]:
     """(listeners, pools) of a heartbeat from ``show stat`` rows (raw, per-worker counters).
 
     Frontends are named after listener ids, backends ``<pool>:<listener>``, servers after
-    member ids (see portus.ir); anything else (stats, prometheus internals) is skipped.
+    member ids (see portus.ir); anything else (stats, prometheus internals) is skipped, and
+    so are the (backend, server) in ``skip``: removed members the worker still holds in
+    maintenance until it can delete them (tombstones, see portus.agent.runtime).
     """
     listeners: Payload = {}
     pools: Payload = {}
@@ -128,7 +132,7 @@ def stat_report(rows: Iterable[Mapping[str, str]]) -> tuple[Payload, Payload]:
             }
         elif sv == "BACKEND" and ":" in px:
             pools.setdefault(px, {"members": {}})["status"] = row.get("status", "")
-        elif ":" in px and sv not in ("FRONTEND", "BACKEND"):
+        elif ":" in px and sv not in ("FRONTEND", "BACKEND") and (px, sv) not in skip:
             pools.setdefault(px, {"members": {}, "status": ""})["members"][sv] = member_state(row)
     return listeners, pools
 
@@ -180,7 +184,8 @@ def observe(info: AmphoraInfo, folder: CounterFolder) -> Payload:
     except AgentError:
         body["stats_ok"] = False  # reloading: states unknown this round, not a failure
         return body
-    listeners, pools = stat_report(parse_show_stat(text))
+    tombstones = runtime.names(runtime.tombstone_file(run_dir))
+    listeners, pools = stat_report(parse_show_stat(text), tombstones)
     pools.update(udphealth.read_state(run_dir))  # UDP/SCTP pools: the agent's own checker
     for lid, entry in listeners.items():
         entry["stats"] = folder.fold(info.id, lid, entry["stats"])

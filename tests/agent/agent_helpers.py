@@ -11,6 +11,7 @@ import random
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,7 +50,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so HAProxy can pool its connections
+
     def do_GET(self) -> None:
+        if self.path.startswith("/slow/"):  # /slow/<seconds>: a request that stays in flight
+            time.sleep(float(self.path.removeprefix("/slow/")))
         body = self.server.backend_name.encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

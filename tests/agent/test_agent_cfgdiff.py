@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import pytest
+
 from portus.agent.cfgdiff import parse, parse_bind, server_delta
+from portus.agent.errors import AgentError
+from portus.agent.runtime import Tombstone, load, new_tombstone, run_ops, save, sweep
 
 BASE = """global
     master-worker
@@ -48,34 +55,149 @@ def test_removed_server_is_put_in_maintenance_then_deleted() -> None:
     ]
 
 
-def test_delete_waits_for_requests_in_flight_before_cutting_them() -> None:
-    from portus.agent.cfgdiff import RuntimeOp
-    from portus.agent.runtime import run_ops
+class FakeWorker:
+    """HAProxy 2.6's rules for deleting one server ``be/b`` at 10.1.0.2:80.
 
-    sent: list[str] = []
-    refusals = iter(range(3))
+    ``del server`` refuses while requests are in flight or idle connections are pooled;
+    entering maintenance and any address/port change close the idle ones; a request that ends
+    hands its connection back to the pool.
+    """
 
-    def send(command: str) -> str:
-        sent.append(command)
-        if command.startswith("del server") and next(refusals, None) is not None:
-            return "Server still has connections attached to it, cannot remove it."
-        return "Server deleted." if command.startswith("del server") else ""
+    def __init__(self, in_flight: int = 0, idle: int = 0) -> None:
+        self.in_flight, self.idle = in_flight, idle
+        self.maint, self.exists, self.port = False, True, 80
+        self.sent: list[str] = []
 
-    op = RuntimeOp("remove be/b", ("set server be/b state maint", "del server be/b"))
-    assert run_ops(send, [op]) == ["set server be/b state maint", "del server be/b"]
-    assert "shutdown sessions server be/b" not in sent
+    def finish_requests(self) -> None:
+        self.idle += self.in_flight
+        self.in_flight = 0
 
-    stubborn: list[str] = []
-
-    def send_stubborn(command: str) -> str:
-        stubborn.append(command)
-        if command.startswith("del server"):
-            cut = "shutdown sessions server be/b" in stubborn
-            return "Server deleted." if cut else "Server still has connections attached to it."
+    def __call__(self, command: str) -> str:
+        self.sent.append(command)
+        if command.startswith("add server be/b "):
+            self.exists, self.maint, self.idle, self.in_flight = True, True, 0, 0
+            return "New server registered."
+        if not self.exists:
+            return "No such server."
+        if command == "set server be/b state maint":
+            self.maint, self.idle = True, 0
+            return ""
+        if command.startswith("set server be/b addr 10.1.0.2 port "):
+            port = int(command.rsplit(" ", 1)[1])
+            changed = port != self.port
+            self.port, self.idle = port, 0 if changed else self.idle
+            return "port changed" if changed else "no need to change the port"
+        if command == "shutdown sessions server be/b":
+            self.in_flight = 0
+            return ""
+        if command == "del server be/b":
+            if not self.maint:
+                return "Only servers in maintenance mode can be deleted."
+            if self.in_flight or self.idle:
+                return "Server still has connections attached to it, cannot remove it."
+            self.exists = False
+            return "Server deleted."
         return ""
 
-    done = run_ops(send_stubborn, [op], drain_wait=0.1)
-    assert done[-2:] == ["shutdown sessions server be/b", "del server be/b"]
+
+REMOVE_B = server_delta(parse(cfg("a 10.1.0.1:80", "b 10.1.0.2:80")), parse(cfg("a 10.1.0.1:80")))
+
+
+def test_removal_closes_idle_connections_a_finished_request_left_behind() -> None:
+    # A request ended after "maint" and parked its connection: moving the port closes it.
+    worker = FakeWorker(in_flight=1)
+    original = worker.__call__
+
+    def send(command: str) -> str:
+        answer = original(command)
+        if command.endswith("state maint"):
+            worker.finish_requests()
+        return answer
+
+    tombstones: dict[str, Tombstone] = {}
+    assert REMOVE_B is not None
+    ran = run_ops(send, REMOVE_B, tombstones)
+    assert not worker.exists and not tombstones and ran.tombstoned == []
+    assert "set server be/b addr 10.1.0.2 port 81" in ran.commands
+    assert "shutdown sessions server be/b" not in worker.sent
+
+
+def test_removal_serving_a_request_is_left_in_maintenance_and_swept_later() -> None:
+    worker = FakeWorker(in_flight=1)
+    tombstones: dict[str, Tombstone] = {}
+    assert REMOVE_B is not None
+    started = time.monotonic()
+    ran = run_ops(worker, REMOVE_B, tombstones, settle=0.05)
+    assert time.monotonic() - started < 1.0  # the apply does not wait for the request
+    assert ran.tombstoned == ["be/b"] and worker.exists and worker.maint
+    assert "shutdown sessions server be/b" not in worker.sent
+
+    sweep(worker, tombstones, live=set(), grace=30.0)  # still serving: kept, not cut
+    assert "be/b" in tombstones and worker.exists
+    worker.finish_requests()
+    sweep(worker, tombstones, live=set(), grace=30.0)
+    assert not worker.exists and not tombstones
+    assert "shutdown sessions server be/b" not in worker.sent
+
+
+def test_sweep_cuts_sessions_only_after_the_grace_period() -> None:
+    worker = FakeWorker(in_flight=1)
+    tombstones: dict[str, Tombstone] = {}
+    assert REMOVE_B is not None
+    run_ops(worker, REMOVE_B, tombstones, settle=0.0)
+    since = tombstones["be/b"].since
+    sweep(worker, tombstones, live=set(), grace=30.0, now=since + 29)
+    assert worker.exists and "shutdown sessions server be/b" not in worker.sent
+    sweep(worker, tombstones, live=set(), grace=30.0, now=since + 31)
+    assert not worker.exists and not tombstones
+    assert worker.sent.count("shutdown sessions server be/b") == 1
+
+
+def test_sweep_forgets_a_tombstone_whose_name_serves_again() -> None:
+    worker = FakeWorker(in_flight=1)
+    tombstones: dict[str, Tombstone] = {}
+    assert REMOVE_B is not None
+    run_ops(worker, REMOVE_B, tombstones, settle=0.0)
+    sent = len(worker.sent)
+    sweep(worker, tombstones, live={("be", "b")}, grace=0.0)
+    assert not tombstones and worker.exists and len(worker.sent) == sent
+
+
+def test_member_added_back_over_its_tombstone_is_revived_or_replaced(tmp_path: Path) -> None:
+    old, new = parse(cfg("a 10.1.0.1:80")), parse(cfg("a 10.1.0.1:80", "b 10.1.0.3:81 weight 4"))
+    tomb = parse(cfg("b 10.1.0.2:80")).servers[("be", "b")]
+    ops = server_delta(old, new, {("be", "b"): tomb})
+    assert ops is not None and [op.kind for op in ops] == ["revive"]
+    assert ops[0].commands == (
+        "set server be/b addr 10.1.0.3 port 81",
+        "set server be/b weight 4",
+        "set server be/b state ready",
+    )
+    tombstones = {"be/b": new_tombstone(tomb)}
+    run_ops(lambda c: "IP changed" if " addr " in c else "", ops, tombstones)
+    assert tombstones == {}
+
+    checked = parse(cfg("a 10.1.0.1:80", "b 10.1.0.3:81 check"))
+    ops = server_delta(old, checked, {("be", "b"): tomb})
+    assert ops is not None and ops[0].kind == "replace"
+    assert ops[0].commands[:2] == ("del server be/b", "add server be/b 10.1.0.3:81 check weight 1")
+    # Only pooled connections left: the tombstone goes, the new server comes, no reload.
+    worker = FakeWorker(idle=2)
+    worker.maint = True
+    tombstones = {"be/b": new_tombstone(tomb)}
+    ran = run_ops(worker, ops, tombstones)
+    assert worker.exists and not tombstones and "del server be/b" in ran.commands
+    # Still serving a request: refused, so the caller reloads.
+    worker = FakeWorker(in_flight=1)
+    worker.maint = True
+    with pytest.raises(AgentError, match="still serves"):
+        run_ops(worker, ops, {"be/b": new_tombstone(tomb)}, settle=0.0)
+
+    path = tmp_path / "t.json"
+    save(path, {"be/b": new_tombstone(tomb)})
+    assert load(path)["be/b"].server == tomb
+    save(path, {})
+    assert not path.exists()
 
 
 def test_weight_state_and_address_changes() -> None:
