@@ -40,8 +40,8 @@ def in_cgroup(procs_files: Sequence[Path], argv: Sequence[str]) -> list[str]:
 
 def in_netns_only(netns: str, argv: Sequence[str]) -> list[str]:
     """Like ``in_netns`` but entering only the network namespace (``nsenter``): no private
-    mount namespace and /sys remount as ``ip netns exec`` does (~10 ms). For daemons that do
-    not read /sys/class/net, such as HAProxy."""
+    mount namespace and /sys remount as ``ip netns exec`` does (~10 ms). For programs that do
+    not read /sys/class/net, such as HAProxy and nft."""
     return ["nsenter", f"--net=/run/netns/{netns}", *argv]
 
 

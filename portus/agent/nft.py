@@ -2,14 +2,14 @@
 
 ``nft -f`` applies a file as one transaction; the rendered file deletes and recreates its
 own table, so applying is all-or-nothing and never touches other tables. The file is checked
-with ``nft -c`` first so a bad ruleset is refused without changing anything.
+by the same transaction: a bad ruleset is refused without changing anything.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from portus.agent.cmd import run
+from portus.agent.cmd import in_netns_only, run
 from portus.agent.model import ApplyResult
 
 
@@ -22,12 +22,11 @@ def apply_ruleset(netns: str, path: Path, text: str) -> ApplyResult:
     staging = path.with_name(path.name + ".staging")
     staging.write_text(text)
     try:
-        check = run(["nft", "-c", "-f", str(staging)], netns=netns, check=False)
-        if check.returncode != 0:
-            return ApplyResult(False, False, error=f"invalid nft ruleset: {check.stderr.strip()}")
-        done = run(["nft", "-f", str(staging)], netns=netns, check=False)
+        # One ``nft -f`` is one transaction: a bad file is refused whole and changes nothing,
+        # so a separate ``nft -c`` pass would only double the cost.
+        done = run(in_netns_only(netns, ["nft", "-f", str(staging)]), check=False)
         if done.returncode != 0:
-            return ApplyResult(False, False, error=f"nft -f failed: {done.stderr.strip()}")
+            return ApplyResult(False, False, error=f"invalid nft ruleset: {done.stderr.strip()}")
         staging.replace(path)
     finally:
         staging.unlink(missing_ok=True)
@@ -42,6 +41,6 @@ def clear(netns: str, path: Path) -> ApplyResult:
     """Remove the amphora's rules (the namespace holds only Portus tables)."""
     if not path.exists():
         return ApplyResult(changed=False, reloaded=False)
-    run(["nft", "flush", "ruleset"], netns=netns)
+    run(in_netns_only(netns, ["nft", "flush", "ruleset"]))
     path.unlink()
     return ApplyResult(changed=True, reloaded=False)
