@@ -33,7 +33,7 @@ def send(
         except (ConnectionRefusedError, FileNotFoundError, ConnectionResetError) as exc:
             if time.monotonic() >= deadline:
                 raise AgentError(f"{path}: {exc}") from exc
-            time.sleep(0.02)
+            time.sleep(0.005)  # a starting master opens its socket within milliseconds
             continue
         except OSError as exc:
             raise AgentError(f"{path}: {exc}") from exc
