@@ -62,6 +62,18 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
+# The filterable columns every status-carrying resource has, first in its COLUMNS.
+STATUS_RESOURCE_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "admin_state_up",
+    "project_id",
+    "provisioning_status",
+    "operating_status",
+)
+
+
 def ids(items: Any) -> list[dict[str, str]]:
     return [{"id": item.id} for item in items]
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from portus import constants as c
 from portus.api.deps import (
+    STATUS_RESOURCE_COLUMNS,
     FastJSONResponse,
     collection_url,
     context,
@@ -31,28 +32,25 @@ from portus.service.policy import RequestContext
 router = APIRouter(tags=["loadbalancers"])
 BASE = "/lbaas/loadbalancers"
 
-COLUMNS = {
-    name: getattr(LoadBalancer, name)
-    for name in (
-        "id",
-        "name",
-        "description",
-        "admin_state_up",
-        "project_id",
-        "provisioning_status",
-        "operating_status",
-        "vip_address",
-        "vip_port_id",
-        "vip_subnet_id",
-        "vip_network_id",
-        "vip_qos_policy_id",
-        "provider",
-        "flavor_id",
-        "availability_zone",
-        "created_at",
-        "updated_at",
-    )
-}
+# The columns a view shows, in the order ``row_view`` unpacks them.
+VIEW_NAMES = (
+    *STATUS_RESOURCE_COLUMNS,
+    "created_at",
+    "updated_at",
+    "vip_address",
+    "vip_port_id",
+    "vip_subnet_id",
+    "vip_network_id",
+    "vip_qos_policy_id",
+    "vip_sg_ids",
+    "vip_vnic_type",
+    "additional_vips",
+    "provider",
+    "flavor_id",
+    "availability_zone",
+)
+_UNFILTERED = ("vip_sg_ids", "vip_vnic_type", "additional_vips")
+COLUMNS = {name: getattr(LoadBalancer, name) for name in VIEW_NAMES if name not in _UNFILTERED}
 COLUMNS["tenant_id"] = LoadBalancer.project_id
 
 
@@ -140,35 +138,10 @@ def _aggregated(column: Any, key: Any, parent: Any) -> Any:
 
 LB = LoadBalancer.__table__
 _TEXT = ("created_at", "updated_at", "vip_sg_ids", "additional_vips")
-# The columns a view needs, in the order ``row_view`` unpacks them. Timestamps and JSON come
-# as text: parsing them per row cost more than the rest of the row, and views print them as
-# text again anyway.
+# Timestamps and JSON come as text: parsing them per row cost more than the rest of the row,
+# and views print them as text again anyway.
 LIST_COLUMNS = [
-    *(
-        cast(LB.c[name], String).label(name) if name in _TEXT else LB.c[name]
-        for name in (
-            "id",
-            "name",
-            "description",
-            "admin_state_up",
-            "project_id",
-            "provisioning_status",
-            "operating_status",
-            "created_at",
-            "updated_at",
-            "vip_address",
-            "vip_port_id",
-            "vip_subnet_id",
-            "vip_network_id",
-            "vip_qos_policy_id",
-            "vip_sg_ids",
-            "vip_vnic_type",
-            "additional_vips",
-            "provider",
-            "flavor_id",
-            "availability_zone",
-        )
-    ),
+    *(cast(LB.c[n], String).label(n) if n in _TEXT else LB.c[n] for n in VIEW_NAMES),
     _aggregated(Listener.__table__.c.id, Listener.__table__.c.load_balancer_id, LB.c.id),
     _aggregated(Pool.__table__.c.id, Pool.__table__.c.load_balancer_id, LB.c.id),
     _aggregated(Tag.__table__.c.tag, Tag.__table__.c.resource_id, LB.c.id),

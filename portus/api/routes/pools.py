@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portus.api.deps import (
+    STATUS_RESOURCE_COLUMNS,
     collection_url,
     context,
     list_params,
@@ -31,13 +32,7 @@ BASE = "/lbaas/pools"
 COLUMNS = {
     name: getattr(Pool, name)
     for name in (
-        "id",
-        "name",
-        "description",
-        "admin_state_up",
-        "project_id",
-        "provisioning_status",
-        "operating_status",
+        *STATUS_RESOURCE_COLUMNS,
         "protocol",
         "lb_algorithm",
         "tls_enabled",
