@@ -38,10 +38,14 @@ def cacheable(scope: Scope) -> bool:
 
 
 class ReadCache:
-    def __init__(self, app: ASGIApp, revision: Revision, size: int = 128) -> None:
+    def __init__(
+        self, app: ASGIApp, revision: Revision, size: int = 128, max_bytes: int = 32 << 20
+    ) -> None:
         self.app = app
         self.revision = revision
         self.size = size
+        self.max_bytes = max_bytes  # a list of 1,000 LBs is ~0.7 MB
+        self._bytes = 0
         self._entries: OrderedDict[Key, tuple[int, list[Message]]] = OrderedDict()
 
     def _key(self, scope: Scope) -> Key:
@@ -72,10 +76,21 @@ class ReadCache:
 
         await self.app(scope, receive, recording_send)
         if _complete_ok(messages):
-            self._entries[key] = (revision, messages)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._store(key, revision, messages)
+
+    def _store(self, key: Key, revision: int, messages: list[Message]) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= _size(old[1])
+        self._entries[key] = (revision, messages)
+        self._bytes += _size(messages)
+        while self._entries and (len(self._entries) > self.size or self._bytes > self.max_bytes):
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= _size(dropped)
+
+
+def _size(messages: list[Message]) -> int:
+    return len(messages[1].get("body", b""))
 
 
 def _complete_ok(messages: list[Any]) -> bool:

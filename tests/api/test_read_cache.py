@@ -86,3 +86,47 @@ def test_errors_and_query_variants_are_answered_afresh(portus: Portus) -> None:
     assert list(portus.client.get(LBS, params={"fields": "name"}).json()["loadbalancers"][0]) == [
         "name"
     ]
+
+
+def test_the_cache_holds_at_most_its_byte_budget_dropping_the_least_recent() -> None:
+    import asyncio
+
+    from starlette.types import Message, Receive, Scope, Send
+
+    from portus.api.readcache import ReadCache
+    from portus.service.policy import RequestContext
+
+    calls: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x" * 400})
+
+    cache = ReadCache(app, revision=lambda: 7, max_bytes=1000)
+
+    async def get(path: str) -> None:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": b"",
+            "headers": [],
+            "state": {"ctx": RequestContext(project_id="p", roles=frozenset({"admin"}))},
+        }
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            pass
+
+        await cache(scope, receive, send)
+
+    async def scenario() -> None:
+        for path in ("a", "b", "a", "c", "a", "b"):
+            await get(f"/v2/lbaas/loadbalancers/{path}")
+
+    asyncio.run(scenario())
+    # a, b stored (800 B); a hit; c evicts b (least recent); a hit; b built again.
+    assert [p.rsplit("/", 1)[1] for p in calls] == ["a", "b", "c", "b"]
