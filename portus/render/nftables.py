@@ -17,6 +17,14 @@ has no ``destroy``). Contents:
   ``chain postrouting`` masquerading DNATed flows so member replies come back through the
   amphora (members need no special route, as with Octavia's LVS NAT setup).
 
+Connection tracking is paid for only where it is used. A ``nat`` chain or a ``ct`` expression
+turns conntrack on for the whole namespace, and then every packet of every HAProxy connection
+(client and member side) is looked up, and every new connection is created and confirmed in
+the table (decisions.md D12, measured with ``bench/dp_variants.py``). So an amphora without
+UDP/SCTP members gets neither the nat chains nor ``ct status dnat accept`` (its forward chain
+drops everything), and one with them exempts TCP with ``notrack`` in ``raw_prerouting`` and
+``raw_output`` (priority raw): TCP is terminated by HAProxy, never DNATed.
+
 A health checker may rewrite map elements at runtime (``delete element`` + ``add element`` in
 one ``nft -f`` transaction) as long as it keeps the slot count; a different slot count is a
 re-render.
@@ -80,16 +88,23 @@ def render_nftables(ir: AmphoraIR) -> str:
     allowed: list[str] = ['iifname "lo" accept'] if ir.allowed_cidrs else []
     for rule in ir.allowed_cidrs:
         allowed += _allowed(rule)
+    if services:
+        notrack = ["meta l4proto tcp notrack"]
+        body += _chain("raw_prerouting", "type filter hook prerouting priority raw; policy accept;", notrack)
+        out_hook = "type filter hook output priority raw; policy accept;"
+        body += _chain("raw_output", out_hook, notrack)
     filter_hook = "type filter hook prerouting priority mangle; policy accept;"
     body += _chain("allowed", filter_hook, allowed)
     forward_hook = "type filter hook forward priority filter; policy drop;"
-    body += _chain("forward", forward_hook, ["ct status dnat accept"])
-    dnat: list[str] = []
-    for svc in services:
-        dnat += _dnat(svc)
-    body += _chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", dnat)
-    masq = ["ct status dnat masquerade"] if services else []
-    body += _chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", masq)
+    body += _chain("forward", forward_hook, ["ct status dnat accept"] if services else [])
+    if services:
+        dnat: list[str] = []
+        for svc in services:
+            dnat += _dnat(svc)
+        nat_pre = "type nat hook prerouting priority dstnat; policy accept;"
+        body += _chain("prerouting", nat_pre, dnat)
+        nat_post = "type nat hook postrouting priority srcnat; policy accept;"
+        body += _chain("postrouting", nat_post, ["ct status dnat masquerade"])
     header = [
         f"# Portus amphora {ir.amphora_id} of load balancer {ir.lb_id}. Generated; do not edit.",
         f"table {TABLE}",
