@@ -4,8 +4,9 @@ The file declares the table, deletes it and declares it again: nft applies a fil
 transaction, so the old ruleset is replaced with no window in which it is missing (nft 1.0.6
 has no ``destroy``). Contents:
 
-* ``chain allowed`` (filter, prerouting, priority mangle = before DNAT): for each listener with
-  ``allowed_cidrs``, traffic to its VIPs/port/L4 protocol is accepted from the CIDRs and dropped
+* ``chain allowed`` (filter, prerouting, priority mangle = before DNAT), only when a listener
+  has ``allowed_cidrs`` (an empty base chain would still cost every packet a hook): for each
+  such listener, traffic to its VIPs/port/L4 protocol is accepted from the CIDRs and dropped
   otherwise. One place for TCP, UDP and SCTP listeners alike. Traffic arriving on ``lo`` is the
   amphora's own (the agent's post-apply probe connects to every bind from inside) and is never
   filtered: the allow-list is about tenants' clients, as Octavia's security group on the VIP
@@ -93,8 +94,9 @@ def render_nftables(ir: AmphoraIR) -> str:
         body += _chain("raw_prerouting", "type filter hook prerouting priority raw; policy accept;", notrack)
         out_hook = "type filter hook output priority raw; policy accept;"
         body += _chain("raw_output", out_hook, notrack)
-    filter_hook = "type filter hook prerouting priority mangle; policy accept;"
-    body += _chain("allowed", filter_hook, allowed)
+    if allowed:
+        filter_hook = "type filter hook prerouting priority mangle; policy accept;"
+        body += _chain("allowed", filter_hook, allowed)
     forward_hook = "type filter hook forward priority filter; policy drop;"
     body += _chain("forward", forward_hook, ["ct status dnat accept"] if services else [])
     if services:
