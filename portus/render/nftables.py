@@ -91,7 +91,8 @@ def render_nftables(ir: AmphoraIR) -> str:
         allowed += _allowed(rule)
     if services:
         notrack = ["meta l4proto tcp notrack"]
-        body += _chain("raw_prerouting", "type filter hook prerouting priority raw; policy accept;", notrack)
+        pre_hook = "type filter hook prerouting priority raw; policy accept;"
+        body += _chain("raw_prerouting", pre_hook, notrack)
         out_hook = "type filter hook output priority raw; policy accept;"
         body += _chain("raw_output", out_hook, notrack)
     if allowed:
