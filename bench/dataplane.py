@@ -3,7 +3,10 @@ against direct-to-member, a hand-tuned HAProxy (dataplane.md §1) and a Portus L
 
 Method (dataplane.md §1, §5): all three targets interleaved per size with rotating order, the
 proxies pinned to CPU1 (Portus' amphora HAProxy is pinned with ``taskset`` after creation and
-reniced like the hand-tuned one), client and members on CPU0; CPU used by other work is recorded
+reniced like the hand-tuned one; the hand-tuned one runs in a CPU cgroup shaped like the
+amphora's, ``portus-bench/anchor`` with a 1.0-CPU quota, so that other work on CPU1 takes the
+same share from both; ``--no-anchor-cgroup`` for the old setup), client and members on CPU0;
+CPU used by other work is recorded
 per repetition and a repetition above 15 % of a CPU is dropped when a cleaner one exists.
 R_tuned = Portus / hand-tuned HAProxy (median req/s; also paired per repetition).
 
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import lab
 
 HAP_IP = f"{lab.VIP_NET}.249"
-HAP_NS = "portus-bhap"
+HAP_NS = f"portus-bhap{lab.SUFFIX}"
 
 TUNED_CFG = """global
     master-worker
@@ -55,9 +58,18 @@ backend be_members
 """
 
 
+ANCHOR_CGROUP = f"portus-bench{lab.SUFFIX}"
+
+
+def anchor_cgroup() -> lab.CpuCgroup:
+    """The anchor's CPU cgroup, shaped like a Portus amphora's (flavor default ``cpus=1.0``)."""
+    return lab.CpuCgroup(ANCHOR_CGROUP, "anchor", cpus=1.0)
+
+
 def start_tuned(work: Path) -> tuple[lab.Netns, int, str]:
     """The hand-tuned anchor: its own namespace shaped like an amphora (VIP leg, member leg
-    with quickack, same sysctls), HAProxy on CPU1. Returns (netns, master pid, config)."""
+    with quickack, same sysctls), HAProxy on CPU1. Returns (netns, master pid, config).
+    The caller moves its processes into :func:`anchor_cgroup` (see ``lab.CpuCgroup``)."""
     ns = lab.Netns(HAP_NS)
     ns.leg(lab.VIP_BRIDGE, [HAP_IP])
     ns.leg(lab.MEM_BRIDGE, [f"{lab.MEM_NET}.249"], quickack_net=f"{lab.MEM_NET}.0/24")
@@ -156,6 +168,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--phases", default="ab16,ka16")
     ap.add_argument("--quiet-budget", type=float, default=4.0, help="max s to wait for quiet")
+    ap.add_argument("--no-anchor-cgroup", action="store_true",
+                    help="leave the anchor in the caller's cgroup (renice only)")  # fmt: skip
     args = ap.parse_args()
     phases = args.phases.split(",")
     work = Path(tempfile.mkdtemp(prefix="portus-bdp-", dir="/tmp"))
@@ -165,8 +179,12 @@ def main() -> int:
         portus = lab.PortusProc(work)
         tuned_pid = 0
         tuned_ns = None
+        cgroup = None if args.no_anchor_cgroup else anchor_cgroup()
         try:
             tuned_ns, tuned_pid, tuned_cfg = start_tuned(work)
+            if cgroup is not None:
+                cgroup.add(lab.netns_pids(HAP_NS))
+            meta["anchor_cgroup"] = str(cgroup.dir) if cgroup else None
             t0 = time.monotonic()
             lb_id = portus.create_lb("bench-dp", lab.MEMBERS)
             portus.wait_active(lb_id)
@@ -220,6 +238,8 @@ def main() -> int:
                 stop_pid(tuned_pid)
             if tuned_ns is not None:
                 tuned_ns.close()
+            if cgroup is not None:
+                cgroup.close()
             portus.close()
     summary = summarise(rows)
     path = lab.write_result(

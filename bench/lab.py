@@ -36,9 +36,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-VIP_BRIDGE, MEM_BRIDGE = "portus-bvip", "portus-bmem"
-VIP_NET, MEM_NET = "10.253.0", "10.253.1"
-CLIENT_NS, MEMBER_NS = "portus-bcli", "portus-bbe"
+# PORTUS_BENCH_LAB=N (1..50) gives a second lab its own bridges, namespaces and subnets
+# (suffix N, 10.253.2N.0/24 and 10.253.2N+1.0/24), so two worktrees' benchmarks do not collide
+# on names. They still share the CPUs: never compare numbers taken while another one ran.
+LAB = int(os.environ.get("PORTUS_BENCH_LAB", "0"))
+SUFFIX = str(LAB) if LAB else ""
+VIP_BRIDGE, MEM_BRIDGE = f"portus-bvip{SUFFIX}", f"portus-bmem{SUFFIX}"
+VIP_NET, MEM_NET = f"10.253.{2 * LAB}", f"10.253.{2 * LAB + 1}"
+CLIENT_NS, MEMBER_NS = f"portus-bcli{SUFFIX}", f"portus-bbe{SUFFIX}"
 CLIENT_IP = f"{VIP_NET}.250"
 # Lab hosts sit at the top of each /24: Portus' IPAM hands out VIPs and member-leg addresses
 # from the bottom, so up to ~220 LBs never collide with them.
@@ -375,6 +380,44 @@ class PortusProc:
             for info in agent.list_amphorae():
                 agent.delete_amphora(info.id)
         shutil.rmtree(self.state, ignore_errors=True)
+
+
+class CpuCgroup:
+    """A CPU cgroup shaped like an amphora's (``<parent>/<name>``, CFS quota ``cpus``), for
+    the hand-tuned anchor: both proxies then compete with other work on equal terms (same
+    hierarchy depth, default weight), and renicing a process does not favour one of them.
+    cgroup v1 ``cpu`` or v2; removed by ``close`` once its processes are gone."""
+
+    def __init__(self, parent: str, name: str, cpus: float = 1.0) -> None:
+        v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+        root = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup/cpu")
+        self.parent = root / parent
+        self.dir = self.parent / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        quota = str(int(cpus * 100_000))
+        if v2:
+            with contextlib.suppress(OSError):
+                (self.parent / "cgroup.subtree_control").write_text("+cpu")
+            (self.dir / "cpu.max").write_text(f"{quota} 100000")
+        else:
+            (self.dir / "cpu.cfs_period_us").write_text("100000")
+            (self.dir / "cpu.cfs_quota_us").write_text(quota)
+
+    def add(self, pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                (self.dir / "cgroup.procs").write_text(str(pid))
+
+    def close(self) -> None:
+        for d in (self.dir, self.parent):
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
 
 def pin(pids: list[int], cpu: str) -> None:

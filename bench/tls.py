@@ -135,6 +135,8 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--quiet-budget", type=float, default=4.0, help="max s to wait for quiet")
+    ap.add_argument("--no-anchor-cgroup", action="store_true",
+                    help="leave the anchor in the caller's cgroup (renice only)")  # fmt: skip
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="portus-btls-", dir="/tmp"))
     meta = lab.machine()
@@ -144,8 +146,12 @@ def main() -> int:
     with lab.topology(work):
         portus = lab.PortusProc(work)
         tuned_pid, tuned_ns, tuned_cfg, portus_cfg = 0, None, "", ""
+        cgroup = None if args.no_anchor_cgroup else dataplane.anchor_cgroup()
         try:
             tuned_ns, tuned_pid, tuned_cfg = start_tuned_tls(work, bundles)
+            if cgroup is not None:
+                cgroup.add(lab.netns_pids(dataplane.HAP_NS))
+            meta["anchor_cgroup"] = str(cgroup.dir) if cgroup else None
             refs = {kind: store(portus, bundle) for kind, bundle in bundles.items()}
             lb_id = create_tls_lb(portus, refs)
             portus.wait_active(lb_id)
@@ -201,6 +207,8 @@ def main() -> int:
                 dataplane.stop_pid(tuned_pid)
             if tuned_ns is not None:
                 tuned_ns.close()
+            if cgroup is not None:
+                cgroup.close()
             portus.close()
     summary = dataplane.summarise(rows)
     cost = cpu_cost(rows)

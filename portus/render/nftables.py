@@ -4,8 +4,9 @@ The file declares the table, deletes it and declares it again: nft applies a fil
 transaction, so the old ruleset is replaced with no window in which it is missing (nft 1.0.6
 has no ``destroy``). Contents:
 
-* ``chain allowed`` (filter, prerouting, priority mangle = before DNAT): for each listener with
-  ``allowed_cidrs``, traffic to its VIPs/port/L4 protocol is accepted from the CIDRs and dropped
+* ``chain allowed`` (filter, prerouting, priority mangle = before DNAT), only when a listener
+  has ``allowed_cidrs`` (an empty base chain would still cost every packet a hook): for each
+  such listener, traffic to its VIPs/port/L4 protocol is accepted from the CIDRs and dropped
   otherwise. One place for TCP, UDP and SCTP listeners alike. Traffic arriving on ``lo`` is the
   amphora's own (the agent's post-apply probe connects to every bind from inside) and is never
   filtered: the allow-list is about tenants' clients, as Octavia's security group on the VIP
@@ -16,6 +17,14 @@ has no ``destroy``). Contents:
   ``chain prerouting`` (nat) with ``dnat <family> to <selector> mod N map @<map>``, and
   ``chain postrouting`` masquerading DNATed flows so member replies come back through the
   amphora (members need no special route, as with Octavia's LVS NAT setup).
+
+Connection tracking is paid for only where it is used. A ``nat`` chain or a ``ct`` expression
+turns conntrack on for the whole namespace, and then every packet of every HAProxy connection
+(client and member side) is looked up, and every new connection is created and confirmed in
+the table (decisions.md D15, measured with ``bench/dp_variants.py``). So an amphora without
+UDP/SCTP members gets neither the nat chains nor ``ct status dnat accept`` (its forward chain
+drops everything), and one with them exempts TCP with ``notrack`` in ``raw_prerouting`` and
+``raw_output`` (priority raw): TCP is terminated by HAProxy, never DNATed.
 
 A health checker may rewrite map elements at runtime (``delete element`` + ``add element`` in
 one ``nft -f`` transaction) as long as it keeps the slot count; a different slot count is a
@@ -80,16 +89,25 @@ def render_nftables(ir: AmphoraIR) -> str:
     allowed: list[str] = ['iifname "lo" accept'] if ir.allowed_cidrs else []
     for rule in ir.allowed_cidrs:
         allowed += _allowed(rule)
-    filter_hook = "type filter hook prerouting priority mangle; policy accept;"
-    body += _chain("allowed", filter_hook, allowed)
+    if services:
+        notrack = ["meta l4proto tcp notrack"]
+        pre_hook = "type filter hook prerouting priority raw; policy accept;"
+        body += _chain("raw_prerouting", pre_hook, notrack)
+        out_hook = "type filter hook output priority raw; policy accept;"
+        body += _chain("raw_output", out_hook, notrack)
+    if allowed:
+        filter_hook = "type filter hook prerouting priority mangle; policy accept;"
+        body += _chain("allowed", filter_hook, allowed)
     forward_hook = "type filter hook forward priority filter; policy drop;"
-    body += _chain("forward", forward_hook, ["ct status dnat accept"])
-    dnat: list[str] = []
-    for svc in services:
-        dnat += _dnat(svc)
-    body += _chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", dnat)
-    masq = ["ct status dnat masquerade"] if services else []
-    body += _chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", masq)
+    body += _chain("forward", forward_hook, ["ct status dnat accept"] if services else [])
+    if services:
+        dnat: list[str] = []
+        for svc in services:
+            dnat += _dnat(svc)
+        nat_pre = "type nat hook prerouting priority dstnat; policy accept;"
+        body += _chain("prerouting", nat_pre, dnat)
+        nat_post = "type nat hook postrouting priority srcnat; policy accept;"
+        body += _chain("postrouting", nat_post, ["ct status dnat masquerade"])
     header = [
         f"# Portus amphora {ir.amphora_id} of load balancer {ir.lb_id}. Generated; do not edit.",
         f"table {TABLE}",
