@@ -92,13 +92,6 @@ def create(name: str, limits: Limits, root: Path = CGROUP_ROOT) -> CgroupSet:
         raise AgentError(f"cgroup {name}: {exc}") from exc
 
 
-def join_current(cg: CgroupSet) -> None:
-    """Move the calling process into ``cg`` (used as preexec_fn before exec'ing a daemon)."""
-    pid = str(os.getpid())
-    for f in cg.procs_files:
-        f.write_text(pid)
-
-
 def pids(cg: CgroupSet) -> set[int]:
     found: set[int] = set()
     for f in cg.procs_files:
