@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import signal
 import statistics
 import subprocess
 import sys
@@ -130,6 +131,17 @@ def cpu_cost(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]
     return out
 
 
+def start_perf(out: Path, pids: list[int]) -> subprocess.Popen[bytes]:
+    """``perf record -g`` on ``pids`` until SIGINT (for comparing where each proxy's CPU goes)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        ["perf", "record", "-q", "-g", "-o", str(out), "-p", ",".join(map(str, pids))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.3)
+    return proc
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -137,7 +149,13 @@ def main() -> int:
     ap.add_argument("--quiet-budget", type=float, default=4.0, help="max s to wait for quiet")
     ap.add_argument("--no-anchor-cgroup", action="store_true",
                     help="leave the anchor in the caller's cgroup (renice only)")  # fmt: skip
+    ap.add_argument("--kinds", default=",".join(KINDS), help="certificate kinds to run, e.g. rsa")
+    ap.add_argument("--sizes", default=",".join(lab.SIZES), help="body sizes to run, e.g. 40b")
+    ap.add_argument("--perf", type=Path, default=None,
+                    help="also perf record -g each target's proxy into this directory")  # fmt: skip
     args = ap.parse_args()
+    kinds = [k for k in args.kinds.split(",") if k]
+    sizes = [s for s in args.sizes.split(",") if s]
     work = Path(tempfile.mkdtemp(prefix="portus-btls-", dir="/tmp"))
     meta = lab.machine()
     meta["openssl"] = lab.sh("openssl", "version").strip()
@@ -180,17 +198,29 @@ def main() -> int:
                 {portus.proc.pid},
             )
             meta["wait_quiet_other_pct"] = meter.wait_quiet(budget=20.0)
-            for kind in KINDS:
+            for kind in kinds:
                 phase = f"tlsab16-{kind}"
                 names = list(targets[kind])
-                for size in lab.SIZES:
+                for size in sizes:
                     for rep in range(args.reps):
                         order = names[rep % len(names) :] + names[: rep % len(names)]
                         for target in order:
                             meter.wait_quiet(budget=args.quiet_budget)
+                            perf = None
+                            if args.perf is not None:
+                                pids = (
+                                    amp_pids
+                                    if target == "portus"
+                                    else lab.netns_pids(dataplane.HAP_NS)
+                                )
+                                perf = start_perf(args.perf / f"{phase}-{size}-{target}-{rep}.data",
+                                                  pids)  # fmt: skip
                             a = meter.sample()
                             res = lab.run_ab(f"{targets[kind][target]}/{size}", args.seconds)
                             cpu = meter.diff(a, meter.sample())
+                            if perf is not None:
+                                perf.send_signal(signal.SIGINT)
+                                perf.wait(timeout=60)
                             row = {"phase": phase, "size": size, "target": target, "rep": rep}
                             row.update(res)
                             row.update(cpu)
