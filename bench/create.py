@@ -80,6 +80,7 @@ class Timer:
 
 HAP_CFG = """global
     master-worker
+    httpclient.ssl.verify none
     maxconn 4000
     nbthread 1
     stats socket {dir}/haproxy.sock mode 600 level admin expose-fd listeners
