@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -21,7 +22,13 @@ from portus.service.common import (
     set_tags,
     touch_lb,
 )
-from portus.service.errors import ApiError, Conflict, NotFound, ValidationFailure
+from portus.service.errors import (
+    ApiError,
+    Conflict,
+    NotFound,
+    NotImplementedByProvider,
+    ValidationFailure,
+)
 from portus.service.listeners import LB_LABEL, pending_update
 from portus.service.policy import RequestContext
 
@@ -94,11 +101,29 @@ def _check_unique(session: Session, pool: Pool, address: str, port: int) -> None
         )
 
 
+def _check_l4_family(pool: Pool, address: str) -> None:
+    """UDP/SCTP members are reached by nftables DNAT, which cannot turn an IPv4 packet into an
+    IPv6 one (or back): a member with no VIP of its family would never get a datagram. Refused
+    with 501, as Octavia's amphora driver does; the noop provider builds nothing and accepts."""
+    lb = pool.load_balancer
+    if pool.protocol not in ("UDP", "SCTP") or (lb.provider or "noop") == "noop":
+        return
+    vips = [lb.vip_address, *(a.get("ip_address") for a in lb.additional_vips or [])]
+    families = {ipaddress.ip_address(vip).version for vip in vips if vip}
+    if families and ipaddress.ip_address(address).version not in families:
+        raise NotImplementedByProvider(
+            f"Provider '{lb.provider}' does not support a requested option: {pool.protocol} "
+            f"pool members must share an IP version with one of the load balancer's VIPs "
+            f"(member {address} is IPv{ipaddress.ip_address(address).version})."
+        )
+
+
 def create_in_pool(svc: Services, session: Session, pool: Pool, body: dict[str, Any]) -> Member:
     """Validate and add one member (PENDING_CREATE); the caller touches the LB."""
     check_quota(svc, session, pool.project_id, "member")
     address, port = v.member_key(body)
     v.check_member_address(address)
+    _check_l4_family(pool, address)
     _check_unique(session, pool, address, port)
     vnic_type = "normal"
     if body.get("request_sriov"):

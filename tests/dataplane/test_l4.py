@@ -185,3 +185,22 @@ def test_udp_connect_monitor_takes_a_closed_member_out(
             assert wait_until(lambda: statuses() == healthy, timeout=8)
         finally:
             back.close()
+
+
+def test_udp_member_without_a_vip_of_its_ip_version_is_refused(
+    setup: Setup, amp_portus_module: Portus
+) -> None:
+    """nftables DNAT cannot cross IP versions: an IPv6 member of a UDP pool behind an IPv4 VIP
+    would never get a datagram, so it is refused (501, as Octavia) and nothing is added."""
+    c = amp_portus_module.client
+    pools = c.get("/v2/lbaas/pools", params={"protocol": "UDP"}).json()["pools"]
+    udp_pool = next(p for p in pools if p["listeners"])
+    path = f"/v2/lbaas/pools/{udp_pool['id']}/members"
+    before = c.get(path).json()["members"]
+    r = c.post(path, json={"member": {"address": "fd00:5::10", "protocol_port": 5353}})
+    assert r.status_code == 501, r.text
+    assert "IPv6" in r.json()["faultstring"]
+    keep = [{"address": m["address"], "protocol_port": m["protocol_port"]} for m in before]
+    r = c.put(path, json={"members": [*keep, {"address": "fd00:5::10", "protocol_port": 53}]})
+    assert r.status_code == 501, r.text
+    assert c.get(path).json()["members"] == before
