@@ -191,13 +191,7 @@ def main() -> int:
             vip = portus.vip(lb_id)
             lab.wait_http(f"http://{vip}/40b", lab.CLIENT_NS)
             meta["portus_lb_ready_s"] = round(time.monotonic() - t0, 3)
-            amp_ns = portus.amphora_netns(lb_id)
-            amp_pids = lab.netns_pids(amp_ns)
-            lab.pin(amp_pids, lab.PROXY_CPU)
-            for pid in amp_pids:
-                lab.sh("renice", "-n", "-10", "-p", str(pid), check=False)
-            amp_dir = next(d for d in portus.amphora_dirs() if amp_ns.endswith(d.name))
-            portus_cfg = (amp_dir / "haproxy.cfg").read_text()
+            amp_ns, portus_cfg = lab.pin_amphora(portus, lb_id)
             meter = lab.CpuMeter(
                 {
                     "client": [lab.CLIENT_NS],

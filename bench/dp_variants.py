@@ -108,13 +108,8 @@ def main() -> int:
                 portus.wait_active(lb_id)
                 vip = portus.vip(lb_id)
                 lab.wait_http(f"http://{vip}/40b", lab.CLIENT_NS)
-                amp_ns = portus.amphora_netns(lb_id)
+                amp_ns, portus_cfg = lab.pin_amphora(portus, lb_id)
                 amp_pids = lab.netns_pids(amp_ns)
-                lab.pin(amp_pids, lab.PROXY_CPU)
-                for pid in amp_pids:
-                    lab.sh("renice", "-n", "-10", "-p", str(pid), check=False)
-                amp_dir = next(d for d in portus.amphora_dirs() if amp_ns.endswith(d.name))
-                portus_cfg = (amp_dir / "haproxy.cfg").read_text()
                 cfgs[v] = portus_cfg
                 cfgs[f"{v}-nft"] = lab.sh("ip", "netns", "exec", amp_ns, "nft", "list", "ruleset")
                 if v == "portus-nonft":

@@ -430,6 +430,18 @@ def netns_pids(ns: str) -> list[int]:
     return [int(p) for p in sh("ip", "netns", "pids", ns, check=False).split() if p.isdigit()]
 
 
+def pin_amphora(portus: PortusProc, lb_id: str) -> tuple[str, str]:
+    """Pin an LB's amphora processes to the proxy CPU at nice -10, as the anchor is; return the
+    amphora's namespace and the haproxy.cfg it runs (kept with the results)."""
+    amp_ns = portus.amphora_netns(lb_id)
+    amp_pids = netns_pids(amp_ns)
+    pin(amp_pids, PROXY_CPU)
+    for pid in amp_pids:
+        sh("renice", "-n", "-10", "-p", str(pid), check=False)
+    amp_dir = next(d for d in portus.amphora_dirs() if amp_ns.endswith(d.name))
+    return amp_ns, (amp_dir / "haproxy.cfg").read_text()
+
+
 # -- CPU accounting and noise ------------------------------------------------------------------
 
 

@@ -182,13 +182,8 @@ def main() -> int:
                 }
                 for url in targets[kind].values():
                     wait_https(f"{url}/40b")
-            amp_ns = portus.amphora_netns(lb_id)
+            amp_ns, portus_cfg = lab.pin_amphora(portus, lb_id)
             amp_pids = lab.netns_pids(amp_ns)
-            lab.pin(amp_pids, lab.PROXY_CPU)
-            for pid in amp_pids:
-                lab.sh("renice", "-n", "-10", "-p", str(pid), check=False)
-            amp_dir = next(d for d in portus.amphora_dirs() if amp_ns.endswith(d.name))
-            portus_cfg = (amp_dir / "haproxy.cfg").read_text()
             meter = lab.CpuMeter(
                 {
                     "client": [lab.CLIENT_NS],
