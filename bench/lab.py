@@ -238,8 +238,10 @@ def wait_http(url: str, ns: str, timeout: float = 15.0) -> float:
 
 @contextlib.contextmanager
 def topology(work: Path, with_members: bool = True) -> Iterator[None]:
-    """Bridges, client namespace and (optionally) the member namespace with its nginx."""
+    """Bridges, client namespace and (optionally) the member namespace with its nginx; the
+    benchmark's ``work`` directory is removed last, when everything in it has stopped."""
     with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, True)
         stack.enter_context(bridges())
         client = Netns(CLIENT_NS)
         stack.callback(client.close)
