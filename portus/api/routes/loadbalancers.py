@@ -17,14 +17,12 @@ from portus.api.deps import (
     context,
     json_list,
     list_params,
-    owner_fields,
     services,
-    status_fields,
 )
 from portus.api.schemas.loadbalancer import LoadBalancerCreateBody, LoadBalancerUpdateBody
 from portus.db.models import Listener, LoadBalancer, Pool, Tag
 from portus.service import loadbalancers as uc
-from portus.service.common import Services, get_scoped, tags_of
+from portus.service.common import Services
 from portus.service.errors import NotFound
 from portus.service.listing import ListParams, paginate, scoped, select_fields
 from portus.service.policy import RequestContext
@@ -54,51 +52,10 @@ COLUMNS = {name: getattr(LoadBalancer, name) for name in VIEW_NAMES if name not 
 COLUMNS["tenant_id"] = LoadBalancer.project_id
 
 
-def _child_ids(session: Session, lb_ids: list[str]) -> tuple[dict[str, list[str]], ...]:
-    """Listener and pool ids per LB, two small queries for a whole page."""
-    out: tuple[dict[str, list[str]], dict[str, list[str]]] = ({}, {})
-    for index, table in enumerate((Listener.__table__, Pool.__table__)):
-        rows = session.execute(
-            select(table.c.load_balancer_id, table.c.id)
-            .where(table.c.load_balancer_id.in_(lb_ids))
-            .order_by(table.c.created_at)
-        )
-        for lb_id, child_id in rows:
-            out[index].setdefault(lb_id, []).append(child_id)
-    return out
-
-
-def view(lb: Any, tags: list[str], listener_ids: list[str], pool_ids: list[str]) -> dict[str, Any]:
-    """An LB as the API shows it, from an ORM object or a list row (read by attribute)."""
-    return {
-        "id": lb.id,
-        "name": lb.name or "",
-        "description": lb.description or "",
-        "admin_state_up": lb.admin_state_up,
-        **owner_fields(lb),
-        **status_fields(lb),
-        "vip_address": lb.vip_address,
-        "vip_port_id": lb.vip_port_id,
-        "vip_subnet_id": lb.vip_subnet_id,
-        "vip_network_id": lb.vip_network_id,
-        "vip_qos_policy_id": lb.vip_qos_policy_id,
-        "vip_sg_ids": json_list(lb.vip_sg_ids),
-        "vip_vnic_type": lb.vip_vnic_type,
-        "additional_vips": json_list(lb.additional_vips),
-        "provider": lb.provider or "octavia",
-        "flavor_id": lb.flavor_id,
-        "availability_zone": lb.availability_zone,
-        "listeners": [{"id": i} for i in listener_ids],
-        "pools": [{"id": i} for i in pool_ids],
-        "tags": tags,
-    }
-
-
-def render_one(session: Session, lb: LoadBalancer) -> dict[str, Any]:
-    listeners, pools = _child_ids(session, [lb.id])
-    return view(
-        lb, tags_of(session, [lb.id]).get(lb.id, []), listeners.get(lb.id, []), pools.get(lb.id, [])
-    )
+def render_one(session: Session, lb_id: str) -> dict[str, Any]:
+    """An LB as the API shows it, read in the caller's transaction (so a write's own flushed
+    changes show) with the same query and view as show and list."""
+    return row_view(session.connection().execute(SHOW_ONE, {"lb_id": lb_id}).one())
 
 
 def render_full(session: Session, lb_id: str) -> dict[str, Any]:
@@ -106,9 +63,7 @@ def render_full(session: Session, lb_id: str) -> dict[str, Any]:
     from portus.api.routes import listeners as listener_routes
     from portus.api.routes import pools as pool_routes
 
-    lb = session.get(LoadBalancer, lb_id)
-    assert lb is not None
-    body = render_one(session, lb)
+    body = render_one(session, lb_id)
     body["listeners"] = [
         listener_routes.render_one(session, obj)
         for obj in session.scalars(
@@ -254,13 +209,8 @@ def create_loadbalancer(
     with svc.db.session() as s:
         lb_id = uc.create(svc, s, ctx, raw)
         s.flush()
-        result = (
-            render_full(s, lb_id)
-            if (raw.get("listeners") or raw.get("pools"))
-            else (
-                render_one(s, s.get(LoadBalancer, lb_id))  # type: ignore[arg-type]
-            )
-        )
+        full = raw.get("listeners") or raw.get("pools")
+        result = render_full(s, lb_id) if full else render_one(s, lb_id)
     svc.notify()
     return JSONResponse({"loadbalancer": result}, status_code=201)
 
@@ -292,7 +242,7 @@ def update_loadbalancer(
     with svc.db.session() as s:
         uc.update(svc, s, ctx, lb_id, body.loadbalancer.given())
         s.flush()
-        result = render_one(s, get_scoped(s, ctx, LoadBalancer, lb_id, uc.LABEL))
+        result = render_one(s, lb_id)
     svc.notify()
     return JSONResponse({"loadbalancer": result})
 
