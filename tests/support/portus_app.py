@@ -5,11 +5,13 @@ Shared by the fixtures in tests/conftest.py and by test modules that build their
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -19,6 +21,9 @@ from portus.db.engine import Database
 from portus.db.migrate import upgrade
 from portus.reconcile.controller import Waker
 from tests.support.ports import free_port
+
+if TYPE_CHECKING:
+    from tests.support.keystone import KeystoneInfo
 
 __all__ = ["BACKENDS", "Portus", "free_port", "make_settings"]
 
@@ -117,3 +122,20 @@ def make_settings(tmp: Path, **overrides: Any) -> config.Settings:
         controller_poll_seconds=0.05,
         **overrides,
     )
+
+
+@contextlib.contextmanager
+def keystone_portus(keystone: KeystoneInfo, state_dir: Path) -> Iterator[Portus]:
+    """A noop Portus that authenticates through ``keystone`` and is in its catalog."""
+    settings = make_settings(
+        state_dir,
+        auth_strategy="keystone",
+        keystone_auth_url=keystone.auth_url,
+        keystone_config=keystone.middleware_config(),
+    )
+    p = Portus(settings).start()
+    keystone.register_portus(p.url)
+    try:
+        yield p
+    finally:
+        p.stop()

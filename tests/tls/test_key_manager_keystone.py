@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.cli import KeystoneLogin, run_openstack_keystone
 from tests.support.keystone import KeystoneInfo, User, keystone_installed, running_keystone
-from tests.support.portus_app import Portus, make_settings
+from tests.support.portus_app import Portus, keystone_portus
 
 from tls_certgen import CA
 
@@ -30,18 +30,8 @@ def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeystoneInfo]
 
 @pytest.fixture(scope="module")
 def portus(keystone: KeystoneInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portus]:
-    settings = make_settings(
-        tmp_path_factory.mktemp("portus"),
-        auth_strategy="keystone",
-        keystone_auth_url=keystone.auth_url,
-        keystone_config=keystone.middleware_config(),
-    )
-    p = Portus(settings).start()
-    keystone.register_portus(p.url)
-    try:
+    with keystone_portus(keystone, tmp_path_factory.mktemp("portus")) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def login(keystone: KeystoneInfo, user: User) -> KeystoneLogin:
