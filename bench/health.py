@@ -15,61 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from portus.agent.heartbeat import sign
 from portus.db.engine import Database
 from portus.db.migrate import upgrade
-from portus.db.models import Amphora, Listener, LoadBalancer, Member, Pool
 from portus.health.service import HealthOptions, HealthService
+from tests.health.health_support import make_lb
 
 KEY = b"bench-key"
-
-
-def build(db: Database, n: int) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    with db.session() as s:
-        for _ in range(n):
-            lb = LoadBalancer(
-                project_id="p", provisioning_status="ACTIVE", operating_status="ONLINE"
-            )
-            s.add(lb)
-            s.flush()
-            pool = Pool(
-                project_id="p",
-                load_balancer_id=lb.id,
-                protocol="HTTP",
-                lb_algorithm="ROUND_ROBIN",
-                provisioning_status="ACTIVE",
-                operating_status="ONLINE",
-            )
-            s.add(pool)
-            s.flush()
-            li = Listener(
-                project_id="p",
-                load_balancer_id=lb.id,
-                protocol="HTTP",
-                protocol_port=80,
-                default_pool_id=pool.id,
-                provisioning_status="ACTIVE",
-                operating_status="ONLINE",
-            )
-            ms = [
-                Member(
-                    project_id="p",
-                    pool_id=pool.id,
-                    address=f"10.0.0.{i}",
-                    protocol_port=80,
-                    provisioning_status="ACTIVE",
-                    operating_status="ONLINE",
-                )
-                for i in (1, 2)
-            ]
-            amp = Amphora(load_balancer_id=lb.id, status="ALLOCATED")
-            s.add_all([li, amp, *ms])
-            s.flush()
-            out.append(
-                {"amp": amp.id, "listener": li.id, "pool": pool.id, "members": [m.id for m in ms]}
-            )
-    return out  # fmt: skip
 
 
 def main() -> None:
@@ -79,7 +33,7 @@ def main() -> None:
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(url)
     db = Database(url)
-    lbs = build(db, n)
+    lbs = [make_lb(db) for _ in range(n)]
     now = [time.time()]
     health = HealthService(
         db, KEY, HealthOptions(heartbeat_timeout=5.0, stats_flush=1.0), clock=lambda: now[0]
@@ -90,13 +44,13 @@ def main() -> None:
         datagrams = []
         for ids in lbs:
             body = {
-                "id": ids["amp"], "epoch": "e", "seq": r + 1, "ts": now[0], "alive": True,
+                "id": ids["amps"][0], "epoch": "e", "seq": r + 1, "ts": now[0], "alive": True,
                 "netns": True, "stats_ok": True,
                 "listeners": {ids["listener"]: {"status": "OPEN", "stats": {
                     "rx": 1000 * r, "tx": 2000 * r, "conns": 1, "totconns": 10 * r, "ereq": 0}}},
                 "pools": {f"{ids['pool']}:{ids['listener']}": {"status": "UP", "members": {
                     m: ("DOWN" if r == 3 and i == 0 else "UP")
-                    for i, m in enumerate(ids["members"])}}},  # type: ignore[attr-defined]
+                    for i, m in enumerate(ids["members"])}}},
             }  # fmt: skip
             datagrams.append(sign(body, KEY))
         started = time.perf_counter()

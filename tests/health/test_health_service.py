@@ -16,7 +16,6 @@ from portus.db.engine import Database
 from portus.db.migrate import upgrade
 from portus.db.models import (
     Amphora,
-    Listener,
     ListenerStats,
     LoadBalancer,
     Member,
@@ -24,6 +23,7 @@ from portus.db.models import (
     WorkItem,
 )
 from portus.health.service import HealthOptions, HealthService
+from tests.health.health_support import make_lb
 
 KEY = b"test-key"
 
@@ -43,54 +43,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(url)
     yield database
     database.dispose()
-
-
-def make_lb(db: Database, n_amps: int = 1) -> dict[str, Any]:
-    with db.session() as s:
-        lb = LoadBalancer(project_id="p", provisioning_status="ACTIVE", operating_status="ONLINE")
-        s.add(lb)
-        s.flush()
-        pool = Pool(
-            project_id="p",
-            load_balancer_id=lb.id,
-            protocol="HTTP",
-            lb_algorithm="ROUND_ROBIN",
-            provisioning_status="ACTIVE",
-            operating_status="ONLINE",
-        )
-        s.add(pool)
-        s.flush()
-        li = Listener(
-            project_id="p",
-            load_balancer_id=lb.id,
-            protocol="HTTP",
-            protocol_port=80,
-            default_pool_id=pool.id,
-            provisioning_status="ACTIVE",
-            operating_status="ONLINE",
-        )
-        members = [
-            Member(
-                project_id="p",
-                pool_id=pool.id,
-                address=f"10.0.0.{i}",
-                protocol_port=80,
-                provisioning_status="ACTIVE",
-                operating_status="ONLINE",
-            )
-            for i in (1, 2)
-        ]
-        s.add_all([li, *members])
-        amps = [Amphora(load_balancer_id=lb.id, status="ALLOCATED") for _ in range(n_amps)]
-        s.add_all(amps)
-        s.flush()
-        return {
-            "lb": lb.id,
-            "pool": pool.id,
-            "listener": li.id,
-            "members": [m.id for m in members],
-            "amps": [a.id for a in amps],
-        }
 
 
 class Sender:
