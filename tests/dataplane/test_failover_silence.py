@@ -68,6 +68,9 @@ def test_silent_host_single_lb_is_rebuilt_and_serves_again(
         try:
             assert wait_until(lambda: serves(url), timeout=10)
             print(f"host silent -> serving again in {time.monotonic() - gone:.2f}s")
+            # The VIP answers as soon as the new HAProxy does; the statuses are written a moment
+            # later, when the reconcile finalises (under CI load that moment shows).
+            p.wait_lb(lb["id"])
             amps = amphorae(p, lb["id"])
             assert [a["status"] for a in amps] == ["ALLOCATED"] and amps[0]["id"] != old
             lb_now = p.client.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
